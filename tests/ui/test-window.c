@@ -1,0 +1,332 @@
+/* test-window.c — the whole window, driven as a person would
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <gtk/gtk.h>
+#include <string.h>
+
+#include "hb-test-ui.h"
+#include "hb-window-private.h"
+
+typedef struct {
+  HbApplication *app;
+  HbWindow      *window;
+  HbCanvas      *canvas;
+  HbGeneration  *generation;
+  GSettings     *settings;
+  int            n_previews;
+  int            n_images;
+  gint64         last_progress_us;
+  gboolean       finished;
+  GError        *error;
+} Fixture;
+
+static void
+on_progress (HbGeneration  *generation,
+             int            image_index,
+             int            n_images,
+             int            step,
+             int            n_steps,
+             const HbImage *preview,
+             Fixture       *fixture)
+{
+  if (preview != NULL)
+    fixture->n_previews++;
+  fixture->last_progress_us = g_get_monotonic_time ();
+}
+
+static void
+on_image (HbGeneration *generation,
+          int           image_index,
+          int           n_images,
+          gpointer      image,
+          gpointer      request,
+          guint64       seed,
+          Fixture      *fixture)
+{
+  fixture->n_images++;
+}
+
+static void
+on_finished (HbGeneration *generation,
+             const GError *error,
+             Fixture      *fixture)
+{
+  g_clear_error (&fixture->error);
+  if (error != NULL)
+    fixture->error = g_error_copy (error);
+  fixture->finished = TRUE;
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  fixture->app = hb_test_app_new ();
+  fixture->window = hb_test_app_get_window (fixture->app);
+  fixture->canvas = _hb_window_get_canvas (fixture->window);
+  fixture->generation = hb_application_get_generation (fixture->app);
+  fixture->settings = hb_application_get_settings (fixture->app);
+  g_signal_connect (fixture->generation, "progress", G_CALLBACK (on_progress), fixture);
+  g_signal_connect (fixture->generation, "image", G_CALLBACK (on_image), fixture);
+  g_signal_connect (fixture->generation, "finished", G_CALLBACK (on_finished), fixture);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_signal_handlers_disconnect_by_data (fixture->generation, fixture);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->app), "quit", NULL);
+  hb_test_settle (0.1);
+  g_application_quit (G_APPLICATION (fixture->app));
+  /* Shutdown waits for a run in flight; run it as g_application_run would. */
+  g_signal_emit_by_name (fixture->app, "shutdown");
+  g_clear_object (&fixture->app);
+  g_clear_error (&fixture->error);
+}
+
+static gboolean
+finished (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return fixture->finished;
+}
+
+static gboolean
+got_preview (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return fixture->n_previews > 0;
+}
+
+static void
+skip_without_model (void)
+{
+  g_autofree char *path = hb_default_model_path ();
+
+  if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS))
+    g_test_skip ("the built-in model is not in this tree (data/models)");
+}
+
+static void
+use_small_run (Fixture *fixture,
+               int      steps)
+{
+  g_settings_set_int (fixture->settings, "steps", steps);
+  g_settings_set_int (fixture->settings, "width", 128);
+  g_settings_set_int (fixture->settings, "height", 128);
+  g_settings_set_int (fixture->settings, "batch-count", 1);
+  g_settings_set_boolean (fixture->settings, "seed-locked", TRUE);
+  g_settings_set_int64 (fixture->settings, "seed", 1234);
+  g_settings_set_string (fixture->settings, "sampler", "Euler a");
+  hb_sidebar_set_prompt (_hb_window_get_sidebar (fixture->window),
+                         "a red house by a lake, mountains behind");
+}
+
+static void
+draw_sketch (HbCanvas *canvas)
+{
+  GdkRGBA sky = { 0.4f, 0.6f, 0.95f, 1 };
+  GdkRGBA grass = { 0.2f, 0.7f, 0.3f, 1 };
+
+  hb_canvas_set_color (canvas, &sky);
+  hb_canvas_fill (canvas, 5, 5);
+  hb_canvas_set_color (canvas, &grass);
+  hb_canvas_set_brush_size (canvas, 40);
+  hb_canvas_stroke_begin (canvas, 0, 110, 1);
+  hb_canvas_stroke_to (canvas, 128, 100, 1);
+  hb_canvas_stroke_end (canvas);
+}
+
+static void
+test_opens (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (fixture->window)));
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (fixture->canvas)));
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (_hb_window_get_sidebar (fixture->window))));
+  /* The canvas takes its size from the settings. */
+  g_assert_cmpint (hb_canvas_get_canvas_width (fixture->canvas), ==,
+                   g_settings_get_int (fixture->settings, "width"));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "generate"));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "cancel"));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "undo"));
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-opens");
+}
+
+static void
+test_stroke_and_undo_through_actions (Fixture       *fixture,
+                                      gconstpointer  data)
+{
+  HbCanvas *canvas = fixture->canvas;
+  int w, h;
+  const guint8 *pixels = hb_canvas_get_sketch_pixels (canvas, &w, &h);
+  g_autofree guint8 *before = g_memdup2 (pixels, (gsize) w * h * 4);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "tool", g_variant_new_string ("brush"));
+  hb_canvas_set_brush_size (canvas, 12);
+  hb_canvas_stroke_begin (canvas, 10, 10, 1);
+  hb_canvas_stroke_to (canvas, 60, 90, 0.7);
+  hb_canvas_stroke_to (canvas, 118, 30, 0.4);
+  hb_canvas_stroke_end (canvas);
+  pixels = hb_canvas_get_sketch_pixels (canvas, &w, &h);
+  g_assert_cmpint (memcmp (pixels, before, (gsize) w * h * 4), !=, 0);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "undo"));
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-stroke");
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "undo", NULL);
+  pixels = hb_canvas_get_sketch_pixels (canvas, &w, &h);
+  g_assert_cmpint (memcmp (pixels, before, (gsize) w * h * 4), ==, 0);
+
+  /* The tool keys go through the same action. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "tool", g_variant_new_string ("mask"));
+  g_assert_cmpint (hb_canvas_get_tool (canvas), ==, HB_TOOL_MASK);
+}
+
+static void
+test_missing_model (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  GtkWindow *dialog;
+
+  g_settings_set_string (fixture->settings, "model", "/nonexistent/huabu-test-model.safetensors");
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "generate", NULL);
+  g_assert_true (hb_test_wait_for (finished, fixture, 30));
+  g_assert_nonnull (fixture->error);
+
+  dialog = _hb_window_get_error_dialog (fixture->window);
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (_hb_window_get_error_message (fixture->window), "huabu-test-model.safetensors"));
+  hb_test_settle (0.3);
+  hb_test_screenshot (GTK_WIDGET (dialog), "window-missing-model-dialog");
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-missing-model");
+
+  /* Closing the message leaves a working window. */
+  gtk_window_close (dialog);
+  hb_test_settle (0.2);
+  g_assert_false (hb_generation_is_running (fixture->generation));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "generate"));
+  hb_canvas_stroke_begin (fixture->canvas, 20, 20, 1);
+  hb_canvas_stroke_to (fixture->canvas, 40, 40, 1);
+  hb_canvas_stroke_end (fixture->canvas);
+  g_assert_false (hb_canvas_sketch_is_blank (fixture->canvas));
+  g_assert_true (hb_canvas_undo (fixture->canvas));
+  g_assert_true (hb_canvas_sketch_is_blank (fixture->canvas));
+}
+
+static void
+test_generate_from_prompt (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  skip_without_model ();
+  if (g_test_failed () || g_test_get_path () == NULL)
+    return;
+
+  use_small_run (fixture, 8);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "generate", NULL);
+  g_assert_true (hb_generation_is_running (fixture->generation));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "cancel"));
+  g_assert_true (hb_test_wait_for (got_preview, fixture, 240));
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-generate-preview");
+  g_assert_true (hb_test_wait_for (finished, fixture, 240));
+  g_assert_no_error (fixture->error);
+
+  g_assert_cmpint (fixture->n_previews, ==, 8);
+  g_assert_cmpint (fixture->n_images, ==, 1);
+  g_assert_true (hb_canvas_has_result (fixture->canvas));
+  g_assert_cmpint (_hb_window_get_first_preview_us (fixture->window), >, 0);
+  g_test_message ("first preview after %.2f s", _hb_window_get_first_preview_us (fixture->window) / 1e6);
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-generate-prompt");
+}
+
+static void
+test_img2img_from_sketch (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(HbImage) sketch = NULL;
+  g_autoptr(HbImage) result = NULL;
+  double diff = 0;
+
+  skip_without_model ();
+  if (g_test_failed () || g_test_get_path () == NULL)
+    return;
+
+  use_small_run (fixture, 10);
+  g_settings_set_double (fixture->settings, "strength", 0.5);
+  draw_sketch (fixture->canvas);
+  sketch = hb_canvas_copy_sketch (fixture->canvas);
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-img2img-sketch");
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "generate", NULL);
+  g_assert_true (hb_test_wait_for (finished, fixture, 240));
+  g_assert_no_error (fixture->error);
+  /* Strength 0.5 of 10 steps re-runs 5 of them. */
+  g_assert_cmpint (fixture->n_previews, ==, 5);
+  g_assert_true (hb_canvas_has_result (fixture->canvas));
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-img2img");
+
+  /* Keep: the picture becomes the sketch; it is not the old sketch. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "keep-result", NULL);
+  g_assert_false (hb_canvas_has_result (fixture->canvas));
+  result = hb_canvas_copy_sketch (fixture->canvas);
+  for (gsize i = 0; i < (gsize) sketch->width * sketch->height * 4; i++)
+    diff += ABS ((int) result->rgba[i] - (int) sketch->rgba[i]);
+  g_assert_cmpfloat (diff / (sketch->width * sketch->height * 4), >, 1.0);
+}
+
+static void
+test_cancel (Fixture       *fixture,
+             gconstpointer  data)
+{
+  gint64 cancelled_at, stopped_at, step_us;
+  gint64 first_us;
+
+  skip_without_model ();
+  if (g_test_failed () || g_test_get_path () == NULL)
+    return;
+
+  use_small_run (fixture, 100);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "generate", NULL);
+  g_assert_true (hb_test_wait_for (got_preview, fixture, 240));
+  first_us = fixture->last_progress_us;
+  fixture->n_previews = 0;
+  g_assert_true (hb_test_wait_for (got_preview, fixture, 240));
+  step_us = fixture->last_progress_us - first_us;
+
+  cancelled_at = g_get_monotonic_time ();
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "cancel", NULL);
+  g_assert_true (hb_test_wait_for (finished, fixture, 60));
+  stopped_at = g_get_monotonic_time ();
+
+  g_assert_error (fixture->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (hb_generation_is_running (fixture->generation));
+  g_assert_cmpint (fixture->n_images, ==, 0);
+  g_assert_false (hb_canvas_has_result (fixture->canvas));
+  /* Within one step (with room for a slow machine's scheduling). */
+  g_test_message ("step %.3f s, stopped %.3f s after cancel", step_us / 1e6, (stopped_at - cancelled_at) / 1e6);
+  g_assert_cmpint (stopped_at - cancelled_at, <, 2 * step_us + G_USEC_PER_SEC / 2);
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-cancelled");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  hb_test_init (&argc, &argv);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/huabu/ui/window/opens", test_opens);
+  ADD ("/huabu/ui/window/stroke-undo", test_stroke_and_undo_through_actions);
+  ADD ("/huabu/ui/window/missing-model", test_missing_model);
+  ADD ("/huabu/ui/window/generate-prompt", test_generate_from_prompt);
+  ADD ("/huabu/ui/window/img2img", test_img2img_from_sketch);
+  ADD ("/huabu/ui/window/cancel", test_cancel);
+#undef ADD
+
+  return g_test_run ();
+}
