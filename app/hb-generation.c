@@ -243,10 +243,11 @@ ensure_engine (HbGeneration *self,
   return TRUE;
 }
 
-static gboolean
-ensure_model (HbGeneration *self,
-              const char   *requested_path,
-              GError      **error)
+/* The model's path, or NULL with an error saying which file is missing:
+ * checked before the engine starts, which takes much longer. */
+static char *
+resolve_model_path (const char  *requested_path,
+                    GError     **error)
 {
   g_autofree char *path = NULL;
 
@@ -254,24 +255,31 @@ ensure_model (HbGeneration *self,
        ? g_strdup (requested_path)
        : hb_default_model_path ();
 
-  if (self->model != NULL && g_strcmp0 (self->model_path, path) == 0)
-    return TRUE;
-
-  g_clear_pointer (&self->model, hb_model_free);
-  g_clear_pointer (&self->model_path, g_free);
-
   if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                    _("The model “%s” is missing. Choose another model in the sidebar, or add it again if it was moved."),
                    path != NULL ? path : _("built-in model"));
-      return FALSE;
+      return NULL;
     }
+  return g_steal_pointer (&path);
+}
 
-  self->model = hb_model_load (self->engine, path, error);
+static gboolean
+ensure_model (HbGeneration  *self,
+              char         **path,
+              GError       **error)
+{
+  if (self->model != NULL && g_strcmp0 (self->model_path, *path) == 0)
+    return TRUE;
+
+  g_clear_pointer (&self->model, hb_model_free);
+  g_clear_pointer (&self->model_path, g_free);
+
+  self->model = hb_model_load (self->engine, *path, error);
   if (self->model == NULL)
     return FALSE;
-  self->model_path = g_steal_pointer (&path);
+  self->model_path = g_steal_pointer (path);
   return TRUE;
 }
 
@@ -285,10 +293,12 @@ run_in_thread (GTask        *task,
   RunData *run = task_data;
   HbGenerationRequest *request = run->request;
   GError *error = NULL;
+  g_autofree char *model_path = NULL;
   Message *started;
 
-  if (!ensure_engine (self, request->device, &error) ||
-      !ensure_model (self, request->model_path, &error))
+  if ((model_path = resolve_model_path (request->model_path, &error)) == NULL ||
+      !ensure_engine (self, request->device, &error) ||
+      !ensure_model (self, &model_path, &error))
     {
       g_task_return_error (task, error);
       return;

@@ -108,7 +108,7 @@ reload_models (HbSidebar *self)
 
   g_ptr_array_set_size (self->model_paths, 0);
   g_ptr_array_add (self->model_paths, g_strdup (""));
-  g_ptr_array_add (names, g_strdup (_("Built-in (small, 128 × 128)")));
+  g_ptr_array_add (names, g_strdup (_("Built-in")));
   for (guint i = 0; paths[i] != NULL; i++)
     {
       g_ptr_array_add (self->model_paths, g_strdup (paths[i]));
@@ -396,11 +396,15 @@ static void
 hb_sidebar_dispose (GObject *object)
 {
   HbSidebar *self = HB_SIDEBAR (object);
+  GtkWidget *child;
 
   if (self->chooser != NULL)
     gtk_native_dialog_destroy (self->chooser);
   g_clear_object (&self->chooser);
   gtk_widget_dispose_template (GTK_WIDGET (self), HB_TYPE_SIDEBAR);
+  /* dispose_template only removes the children the class binds. */
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (hb_sidebar_parent_class)->dispose (object);
 }

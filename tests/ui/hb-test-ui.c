@@ -75,19 +75,32 @@ window_is_mapped (gpointer data)
   return window != NULL && gtk_widget_get_mapped (GTK_WIDGET (window));
 }
 
-HbApplication *
-hb_test_app_new (void)
-{
-  HbApplication *app = hb_application_new ();
-  g_autoptr(GError) error = NULL;
+typedef struct {
+  HbTestAppFunc func;
+  gpointer      data;
+} RunApp;
 
-  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  g_application_activate (G_APPLICATION (app));
+static void
+on_activate (GApplication *app,
+             RunApp       *run)
+{
   g_assert_true (hb_test_wait_for (window_is_mapped, app, 20));
   hb_test_settle (0.3);
-  return app;
+  run->func (HB_APPLICATION (app), run->data);
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+}
+
+void
+hb_test_run_app (HbTestAppFunc func,
+                 gpointer      data)
+{
+  g_autoptr(HbApplication) app = hb_application_new ();
+  RunApp run = { func, data };
+  char *argv[] = { (char *) "huabu-test", NULL };
+
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (on_activate), &run);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
 }
 
 HbWindow *

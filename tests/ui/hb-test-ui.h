@@ -23,8 +23,13 @@ gboolean       hb_test_wait_for       (HbTestCondition condition,
                                        double          timeout_s);
 /* Runs the main loop for a while so layout and drawing catch up. */
 void           hb_test_settle         (double          seconds);
-/* An application (not unique, no D-Bus) with its window shown. */
-HbApplication *hb_test_app_new        (void);
+typedef void (*HbTestAppFunc) (HbApplication *app,
+                               gpointer       data);
+
+/* Runs the application as main() does (not unique) and calls func once
+ * its window is on screen; closes the window after it. */
+void           hb_test_run_app        (HbTestAppFunc   func,
+                                       gpointer        data);
 HbWindow      *hb_test_app_get_window (HbApplication  *app);
 /* Renders widget as it is on screen to $HB_TEST_OUTPUT/name.png. */
 void           hb_test_screenshot     (GtkWidget      *widget,

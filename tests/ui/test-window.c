@@ -61,30 +61,23 @@ on_finished (HbGeneration *generation,
 }
 
 static void
-fixture_set_up (Fixture       *fixture,
-                gconstpointer  data)
+fixture_init (Fixture       *fixture,
+              HbApplication *app)
 {
-  fixture->app = hb_test_app_new ();
-  fixture->window = hb_test_app_get_window (fixture->app);
+  fixture->app = app;
+  fixture->window = hb_test_app_get_window (app);
   fixture->canvas = _hb_window_get_canvas (fixture->window);
-  fixture->generation = hb_application_get_generation (fixture->app);
-  fixture->settings = hb_application_get_settings (fixture->app);
+  fixture->generation = hb_application_get_generation (app);
+  fixture->settings = hb_application_get_settings (app);
   g_signal_connect (fixture->generation, "progress", G_CALLBACK (on_progress), fixture);
   g_signal_connect (fixture->generation, "image", G_CALLBACK (on_image), fixture);
   g_signal_connect (fixture->generation, "finished", G_CALLBACK (on_finished), fixture);
 }
 
 static void
-fixture_tear_down (Fixture       *fixture,
-                   gconstpointer  data)
+fixture_clear (Fixture *fixture)
 {
   g_signal_handlers_disconnect_by_data (fixture->generation, fixture);
-  g_action_group_activate_action (G_ACTION_GROUP (fixture->app), "quit", NULL);
-  hb_test_settle (0.1);
-  g_application_quit (G_APPLICATION (fixture->app));
-  /* Shutdown waits for a run in flight; run it as g_application_run would. */
-  g_signal_emit_by_name (fixture->app, "shutdown");
-  g_clear_object (&fixture->app);
   g_clear_error (&fixture->error);
 }
 
@@ -104,13 +97,16 @@ got_preview (gpointer data)
   return fixture->n_previews > 0;
 }
 
-static void
-skip_without_model (void)
+/* Skips the test, and says why, when the built-in model is absent. */
+static gboolean
+have_model (void)
 {
   g_autofree char *path = hb_default_model_path ();
 
-  if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS))
-    g_test_skip ("the built-in model is not in this tree (data/models)");
+  if (path != NULL && g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  g_test_skip ("the built-in model is not in this tree (data/models)");
+  return FALSE;
 }
 
 static void
@@ -144,8 +140,7 @@ draw_sketch (HbCanvas *canvas)
 }
 
 static void
-test_opens (Fixture       *fixture,
-            gconstpointer  data)
+test_opens (Fixture *fixture)
 {
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (fixture->window)));
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (fixture->canvas)));
@@ -160,8 +155,7 @@ test_opens (Fixture       *fixture,
 }
 
 static void
-test_stroke_and_undo_through_actions (Fixture       *fixture,
-                                      gconstpointer  data)
+test_stroke_and_undo_through_actions (Fixture *fixture)
 {
   HbCanvas *canvas = fixture->canvas;
   int w, h;
@@ -189,8 +183,7 @@ test_stroke_and_undo_through_actions (Fixture       *fixture,
 }
 
 static void
-test_missing_model (Fixture       *fixture,
-                    gconstpointer  data)
+test_missing_model (Fixture *fixture)
 {
   GtkWindow *dialog;
 
@@ -220,11 +213,9 @@ test_missing_model (Fixture       *fixture,
 }
 
 static void
-test_generate_from_prompt (Fixture       *fixture,
-                           gconstpointer  data)
+test_generate_from_prompt (Fixture *fixture)
 {
-  skip_without_model ();
-  if (g_test_failed () || g_test_get_path () == NULL)
+  if (!have_model ())
     return;
 
   use_small_run (fixture, 8);
@@ -245,15 +236,13 @@ test_generate_from_prompt (Fixture       *fixture,
 }
 
 static void
-test_img2img_from_sketch (Fixture       *fixture,
-                          gconstpointer  data)
+test_img2img_from_sketch (Fixture *fixture)
 {
   g_autoptr(HbImage) sketch = NULL;
   g_autoptr(HbImage) result = NULL;
   double diff = 0;
 
-  skip_without_model ();
-  if (g_test_failed () || g_test_get_path () == NULL)
+  if (!have_model ())
     return;
 
   use_small_run (fixture, 10);
@@ -280,14 +269,12 @@ test_img2img_from_sketch (Fixture       *fixture,
 }
 
 static void
-test_cancel (Fixture       *fixture,
-             gconstpointer  data)
+test_cancel (Fixture *fixture)
 {
   gint64 cancelled_at, stopped_at, step_us;
   gint64 first_us;
 
-  skip_without_model ();
-  if (g_test_failed () || g_test_get_path () == NULL)
+  if (!have_model ())
     return;
 
   use_small_run (fixture, 100);
@@ -313,20 +300,38 @@ test_cancel (Fixture       *fixture,
   hb_test_screenshot (GTK_WIDGET (fixture->window), "window-cancelled");
 }
 
+typedef void (*FixtureFunc) (Fixture *fixture);
+
+static void
+run_with_fixture (HbApplication *app,
+                  gpointer       data)
+{
+  FixtureFunc func = (FixtureFunc) data;
+  Fixture fixture = { 0 };
+
+  fixture_init (&fixture, app);
+  func (&fixture);
+  fixture_clear (&fixture);
+}
+
+static void
+run_test (gconstpointer data)
+{
+  hb_test_run_app (run_with_fixture, (gpointer) data);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   hb_test_init (&argc, &argv);
 
-#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
-  ADD ("/huabu/ui/window/opens", test_opens);
-  ADD ("/huabu/ui/window/stroke-undo", test_stroke_and_undo_through_actions);
-  ADD ("/huabu/ui/window/missing-model", test_missing_model);
-  ADD ("/huabu/ui/window/generate-prompt", test_generate_from_prompt);
-  ADD ("/huabu/ui/window/img2img", test_img2img_from_sketch);
-  ADD ("/huabu/ui/window/cancel", test_cancel);
-#undef ADD
+  g_test_add_data_func ("/huabu/ui/window/opens", (gconstpointer) test_opens, run_test);
+  g_test_add_data_func ("/huabu/ui/window/stroke-undo", (gconstpointer) test_stroke_and_undo_through_actions, run_test);
+  g_test_add_data_func ("/huabu/ui/window/missing-model", (gconstpointer) test_missing_model, run_test);
+  g_test_add_data_func ("/huabu/ui/window/generate-prompt", (gconstpointer) test_generate_from_prompt, run_test);
+  g_test_add_data_func ("/huabu/ui/window/img2img", (gconstpointer) test_img2img_from_sketch, run_test);
+  g_test_add_data_func ("/huabu/ui/window/cancel", (gconstpointer) test_cancel, run_test);
 
   return g_test_run ();
 }
