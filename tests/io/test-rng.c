@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hb-rng.h"
+#include "hb-safetensors.h"
 
 static JsonParser *
 load_vectors (void)
@@ -118,6 +119,37 @@ test_properties (void)
     }
 }
 
+/* The draw the PyTorch reference started its golden generations from. */
+static void
+test_golden_noise (void)
+{
+  const char *srcdir = g_getenv ("HB_TEST_SRCDIR");
+  g_autofree char *path = NULL;
+  g_autoptr(HbSafetensors) io = NULL;
+  g_autoptr(HbRng) rng = hb_rng_new (HB_RNG_CPU, 42);
+  g_autoptr(GError) error = NULL;
+  const HbStTensor *want;
+  float got[256], w;
+
+  if (srcdir == NULL)
+    {
+      g_test_skip ("HB_TEST_SRCDIR is not set");
+      return;
+    }
+  path = g_build_filename (srcdir, "golden", "tiny-io.safetensors", NULL);
+  io = hb_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  want = hb_safetensors_find (io, "rng.seed42_first");
+  g_assert_nonnull (want);
+  g_assert_cmpuint (want->nbytes, ==, sizeof got);
+  hb_rng_randn (rng, got, 256);
+  for (int i = 0; i < 256; i++)
+    {
+      memcpy (&w, want->data + 4 * i, 4);
+      g_assert_cmpfloat_with_epsilon (got[i], w, 1e-5);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -125,5 +157,6 @@ main (int argc, char **argv)
   g_test_add_func ("/huabu/rng/torch-cpu", test_cpu);
   g_test_add_func ("/huabu/rng/torch-cuda-philox", test_philox);
   g_test_add_func ("/huabu/rng/properties", test_properties);
+  g_test_add_func ("/huabu/rng/golden-noise", test_golden_noise);
   return g_test_run ();
 }

@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hb-tokenizer.h"
+#include "hb-safetensors.h"
 #include "hb-backend.h"
 
 static char *
@@ -425,6 +426,51 @@ test_vocab_json_and_find (void)
   }
 }
 
+/* The built-in model's tokenizer (vocab.json + merges.txt) against the
+ * ids the PyTorch reference fed its text encoder (tests/golden). */
+static void
+test_golden_ids (void)
+{
+  const char *srcdir = g_getenv ("HB_TEST_SRCDIR");
+  g_autofree char *tok_dir = NULL;
+  g_autofree char *io_path = NULL;
+  g_autofree char *pipe_path = NULL;
+  g_autoptr(HbTokenizer) tok = NULL;
+  g_autoptr(HbSafetensors) io = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  const char *fields[2][2] = { { "prompt", "text.ids" }, { "negative_prompt", "text.neg_ids" } };
+
+  if (srcdir == NULL)
+    {
+      g_test_skip ("HB_TEST_SRCDIR is not set");
+      return;
+    }
+  tok_dir = g_build_filename (srcdir, "golden", "tiny-diffusers", "tokenizer", NULL);
+  io_path = g_build_filename (srcdir, "golden", "tiny-io.safetensors", NULL);
+  pipe_path = g_build_filename (srcdir, "golden", "pipeline.json", NULL);
+  tok = hb_tokenizer_new_from_dir (tok_dir, &error);
+  g_assert_no_error (error);
+  io = hb_safetensors_open (io_path, &error);
+  g_assert_no_error (error);
+  json_parser_load_from_file (parser, pipe_path, &error);
+  g_assert_no_error (error);
+
+  for (int i = 0; i < 2; i++)
+    {
+      const char *text = json_object_get_string_member (
+        json_node_get_object (json_parser_get_root (parser)), fields[i][0]);
+      const HbStTensor *want = hb_safetensors_find (io, fields[i][1]);
+      g_autoptr(HbTokens) t = hb_tokenizer_encode (tok, text);
+
+      g_assert_nonnull (want);
+      g_assert_cmpint (want->dtype, ==, HB_ST_I32);
+      g_assert_cmpuint (want->nbytes, ==, HB_CLIP_CONTEXT * sizeof (gint32));
+      g_assert_cmpuint (t->n_chunks, ==, 1);
+      g_assert_cmpmem (t->ids, HB_CLIP_CONTEXT * sizeof (gint32), want->data, want->nbytes);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -436,5 +482,6 @@ main (int argc, char **argv)
   g_test_add_func ("/huabu/tokenizer/unicode", test_unicode);
   g_test_add_func ("/huabu/tokenizer/weights", test_weights);
   g_test_add_func ("/huabu/tokenizer/vocab-json-and-find", test_vocab_json_and_find);
+  g_test_add_func ("/huabu/tokenizer/golden-ids", test_golden_ids);
   return g_test_run ();
 }
