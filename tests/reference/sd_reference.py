@@ -240,8 +240,22 @@ def attention(q, k, v, heads, mask=None):
     return out.transpose(1, 2).reshape(b, nq, c)
 
 
+_INDEX_CACHE = {}
+
+
 def _indices(sd, prefix):
-    """Sorted integer children of `prefix.` among the keys."""
+    """Sorted integer children of `prefix.` among the keys. Cached per dict,
+    since training calls the forward functions thousands of times on one dict
+    (the cached entry keeps the dict alive, so its id cannot be reused)."""
+    hit = _INDEX_CACHE.get((id(sd), prefix))
+    if hit is not None and hit[0] is sd and hit[1] == len(sd):
+        return hit[2]
+    result = _scan_indices(sd, prefix)
+    _INDEX_CACHE[(id(sd), prefix)] = (sd, len(sd), result)
+    return result
+
+
+def _scan_indices(sd, prefix):
     n = len(prefix) + 1
     found = set()
     for k in sd:

@@ -1,0 +1,275 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Trains the built-in "huabu-shapes" model on CPU with the PyTorch reference.
+
+Phases, each resumable from its checkpoint in WORK (default
+data/models/training-work/, git-ignored):
+  1. vae     VAE on rendered pictures (L1 + L2 + a small KL term) -> vae.pt
+  2. cache   encode a fixed set of scenes once -> latents.pt (posterior mean and
+             std at 16x16x4, plus each scene for re-captioning)
+  3. unet    text encoder + UNet jointly on the cached latents: eps prediction,
+             scaled-linear schedule, min-SNR-5 loss weights, 10% of captions
+             dropped to "" for classifier-free guidance, EMA of the weights
+             -> unet.pt
+The model is the functional reference in tests/reference/sd_reference.py, run
+on a dict of parameters with the ldm key names, so export is a rename-free
+copy. Everything is seeded; a resumed run continues where it stopped (its
+data stream is a function of the step number).
+
+Usage: nice -n 10 /usr/bin/python3 train.py [--minutes M] [--unet-steps N] ...
+Stops when the phase goals are met or after --minutes; run it again to go on.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+sys.path.insert(0, HERE)
+
+import sd_reference as ref  # noqa: E402
+import shapes_dataset  # noqa: E402
+
+SEED = 20240601
+
+
+def model_config(vocab):
+    """The built-in model. Small enough that a 20-step 128x128 generation is
+    interactive on lavapipe."""
+    return ref.FamilyConfig(
+        vocab=vocab, text_width=128, text_layers=3, text_heads=2, text_context=77,
+        model_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1,
+        attention_levels=[0, 1], unet_heads=2, transformer_depth=1,
+        vae_ch=32, vae_ch_mult=[1, 1, 2, 2], vae_res_blocks=1, z_channels=4,
+        vae_scale_factor=1.0)
+
+
+def log(work, msg):
+    line = f"{time.strftime('%H:%M:%S')} {msg}"
+    print(line, flush=True)
+    with open(os.path.join(work, "train.log"), "a") as f:
+        f.write(line + "\n")
+
+
+def save(path, obj):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def render_batch(seed, n, hand_drawn_p=0.5):
+    rng = np.random.default_rng(seed)
+    imgs, scenes = [], []
+    for _ in range(n):
+        img, _, scene = shapes_dataset.sample(rng, hand_drawn_p)
+        imgs.append(img)
+        scenes.append(scene)
+    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return x, scenes
+
+
+def params_of(sd, prefix):
+    return [v for k, v in sd.items() if k.startswith(prefix)]
+
+
+# --- phase 1: VAE
+
+def train_vae(args, cfg, deadline):
+    path = os.path.join(args.work, "vae.pt")
+    if os.path.exists(path):
+        state = torch.load(path)
+    else:
+        g = torch.Generator().manual_seed(SEED)
+        full = ref.init_family(cfg, g)
+        state = {"step": 0, "sd": {k: v for k, v in full.items() if k.startswith(ref.VAE_PREFIX)},
+                 "opt": None}
+    sd = {k: torch.nn.Parameter(v) for k, v in state["sd"].items()}
+    opt = torch.optim.AdamW(sd.values(), lr=args.vae_lr, weight_decay=0.0)
+    if state["opt"]:
+        opt.load_state_dict(state["opt"])
+    step = state["step"]
+    last_save = time.time()
+    t0 = time.time()
+    while step < args.vae_steps and time.time() < deadline:
+        x, _ = render_batch(SEED + 1_000_000 + step, args.vae_batch)
+        # The VAE is convolutional (its one attention sees the whole crop), so
+        # 64x64 crops teach it the same edges and colours at a quarter of the cost.
+        ox, oy = np.random.default_rng(step).integers(0, 128 - args.vae_crop + 1, size=2)
+        x = x[:, :, oy:oy + args.vae_crop, ox:ox + args.vae_crop]
+        mean, logvar = ref.vae_encode(sd, {}, x)
+        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        rec = ref.vae_decode(sd, {}, z)
+        l1 = (rec - x).abs().mean()
+        l2 = ((rec - x) ** 2).mean()
+        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+        loss = l1 + l2 + args.kl * kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 25 == 0:
+            log(args.work, f"vae step {step} l1 {l1.item():.4f} l2 {l2.item():.4f} kl {kl.item():.2f} "
+                           f"({(time.time() - t0) / 25:.2f} s/step)")
+            t0 = time.time()
+        if time.time() - last_save > 300 or step == args.vae_steps:
+            save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()},
+                        "opt": opt.state_dict()})
+            last_save = time.time()
+    save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "opt": opt.state_dict()})
+    return step >= args.vae_steps
+
+
+# --- phase 2: latent cache
+
+def cache_latents(args):
+    path = os.path.join(args.work, "latents.pt")
+    if os.path.exists(path):
+        return torch.load(path)
+    vae = torch.load(os.path.join(args.work, "vae.pt"))["sd"]
+    means, stds, scenes = [], [], []
+    with torch.no_grad():
+        for i in range(0, args.cache, 32):
+            x, sc = render_batch(SEED + 2_000_000 + i, min(32, args.cache - i))
+            mean, logvar = ref.vae_encode(vae, {}, x)
+            means.append(mean.half())
+            stds.append((0.5 * logvar).exp().half())
+            scenes.extend(sc)
+            if i % 1024 == 0:
+                log(args.work, f"cache {i}/{args.cache}")
+    mean = torch.cat(means)
+    # SD's convention: the scale factor makes the latents unit-variance.
+    scale = float(1.0 / mean.float().std())
+    out = {"mean": mean, "std": torch.cat(stds), "scenes": scenes, "scale": scale}
+    save(path, out)
+    log(args.work, f"cached {len(scenes)} latents, scale factor {scale:.5f}")
+    return out
+
+
+# --- phase 3: text encoder + UNet
+
+def flip_scene(scene):
+    swap = {"left": "right", "right": "left"}
+    objects = []
+    for o in scene["objects"]:
+        place = " ".join(swap.get(w, w) for w in o["place"].split())
+        objects.append(dict(o, place=place))
+    return dict(scene, objects=objects)
+
+
+def ema_update(ema, sd, decay):
+    with torch.no_grad():
+        for k, v in sd.items():
+            ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
+
+
+def train_unet(args, cfg, tok, cache, deadline):
+    path = os.path.join(args.work, "unet.pt")
+    if os.path.exists(path):
+        state = torch.load(path)
+    else:
+        g = torch.Generator().manual_seed(SEED + 1)
+        full = ref.init_family(cfg, g)
+        sd0 = {k: v for k, v in full.items() if not k.startswith(ref.VAE_PREFIX)}
+        state = {"step": 0, "sd": sd0, "ema": {k: v.clone() for k, v in sd0.items()}, "opt": None}
+    sd = {k: torch.nn.Parameter(v) for k, v in state["sd"].items()}
+    ema = state["ema"]
+    opt = torch.optim.AdamW(sd.values(), lr=args.unet_lr, weight_decay=0.01)
+    if state["opt"]:
+        opt.load_state_dict(state["opt"])
+    meta = {"huabu.text_heads": str(cfg.text_heads), "huabu.unet_heads": str(cfg.unet_heads)}
+    ac = ref.alphas_cumprod()
+    scale = cache["scale"]
+    n = cache["mean"].shape[0]
+    step = state["step"]
+    last_save = time.time()
+    t0 = time.time()
+    running = 0.0
+    while step < args.unet_steps and time.time() < deadline:
+        g = torch.Generator().manual_seed(SEED + 3_000_000 + step)
+        rng = np.random.default_rng(SEED + 3_000_000 + step)
+        idx = torch.randint(0, n, (args.unet_batch,), generator=g)
+        z = (cache["mean"][idx].float()
+             + cache["std"][idx].float() * torch.randn(cache["mean"][idx].shape, generator=g)) * scale
+        # Mirroring left-right doubles the cached set: the shapes are symmetric,
+        # so only the places in the caption change.
+        flip = torch.rand(args.unet_batch, generator=g) < 0.5
+        z = torch.where(flip[:, None, None, None], z.flip(3), z)
+        scenes = [flip_scene(cache["scenes"][i]) if f else cache["scenes"][i]
+                  for i, f in zip(idx.tolist(), flip.tolist())]
+        captions = [shapes_dataset.caption(s, rng) if rng.random() >= 0.1 else "" for s in scenes]
+        ids = torch.tensor([tok(c) for c in captions], dtype=torch.int32)
+        t = torch.randint(0, 1000, (args.unet_batch,), generator=g)
+        eps = torch.randn(z.shape, generator=g)
+        a = ac[t][:, None, None, None]
+        xt = a.sqrt() * z + (1 - a).sqrt() * eps
+        ctx = ref.text_encode(sd, meta, ids)
+        pred = ref.unet_forward(sd, meta, xt, t.float(), ctx)
+        snr = ac[t] / (1 - ac[t])
+        weight = snr.clamp(max=5.0) / snr
+        loss = (weight * ((pred - eps) ** 2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(sd.values(), 1.0)
+        # Short warm-up: fresh attention layers diverge at the full rate.
+        for group in opt.param_groups:
+            group["lr"] = args.unet_lr * min(1.0, (step + 1) / 200)
+        opt.step()
+        step += 1
+        ema_update(ema, sd, min(args.ema, (1 + step) / (10 + step)))
+        running += loss.item()
+        if step % 25 == 0:
+            log(args.work, f"unet step {step} loss {running / 25:.4f} "
+                           f"({(time.time() - t0) / 25:.2f} s/step)")
+            running = 0.0
+            t0 = time.time()
+        if time.time() - last_save > 300 or step == args.unet_steps:
+            save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
+                        "opt": opt.state_dict()})
+            last_save = time.time()
+    save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
+                "opt": opt.state_dict()})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--work", default=os.path.join(ROOT, "data", "models", "training-work"))
+    ap.add_argument("--minutes", type=float, default=60.0, help="stop (and save) after this long")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--vae-steps", type=int, default=400)
+    ap.add_argument("--vae-batch", type=int, default=8)
+    ap.add_argument("--vae-crop", type=int, default=64)
+    ap.add_argument("--vae-lr", type=float, default=1e-3)
+    ap.add_argument("--kl", type=float, default=1e-4)
+    ap.add_argument("--cache", type=int, default=2000, help="number of cached training latents")
+    ap.add_argument("--unet-steps", type=int, default=100000)
+    ap.add_argument("--unet-batch", type=int, default=16)
+    ap.add_argument("--unet-lr", type=float, default=5e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(SEED)
+    os.makedirs(args.work, exist_ok=True)
+    deadline = time.time() + args.minutes * 60
+    models = os.path.join(ROOT, "data", "models")
+    tok = ref.ClipTokenizer.from_files(os.path.join(models, "vocab.json"),
+                                       os.path.join(models, "merges.txt"))
+    cfg = model_config(len(tok.encoder))
+    with open(os.path.join(args.work, "config.json"), "w") as f:
+        json.dump(cfg.__dict__, f, indent=1)
+    log(args.work, f"start: {vars(args)}")
+    if not train_vae(args, cfg, deadline):
+        log(args.work, "stopped in the VAE phase; run again to continue")
+        return
+    cache = cache_latents(args)
+    train_unet(args, cfg, tok, cache, deadline)
+    log(args.work, "stopped; run again to continue")
+
+
+if __name__ == "__main__":
+    main()
