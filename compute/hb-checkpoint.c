@@ -465,10 +465,35 @@ model_name (const char *path)
   return g_filename_display_name (base);
 }
 
+/* The folder of a diffusers model when path is one of its weight files
+ * (people pick unet/diffusion_pytorch_model.safetensors in a file
+ * chooser), else NULL. */
+static char *
+diffusers_root_of (const char *path)
+{
+  g_autofree char *part_dir = g_path_get_dirname (path);
+  g_autofree char *root = g_path_get_dirname (part_dir);
+  g_autofree char *index = g_build_filename (root, "model_index.json", NULL);
+  g_autofree char *base = g_path_get_basename (path);
+
+  if ((g_str_has_prefix (base, "diffusion_pytorch_model.") || g_str_has_prefix (base, "model.")) &&
+      g_file_test (index, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&root);
+  return NULL;
+}
+
+/* Where single files and diffusers exports record v-prediction. */
+static const char *const prediction_keys[] = {
+  "modelspec.prediction_type",
+  "huabu.prediction_type",
+  "prediction_type",
+};
+
 HbCheckpoint *
 hb_checkpoint_open (const char *path, GError **error)
 {
   g_autoptr(HbCheckpoint) ckpt = NULL;
+  g_autofree char *root = NULL;
   const char *meta_type;
 
   g_return_val_if_fail (path != NULL, NULL);
@@ -482,10 +507,17 @@ hb_checkpoint_open (const char *path, GError **error)
   ckpt->tensors = g_array_new (FALSE, FALSE, sizeof (HbStTensor));
   ckpt->by_key = g_hash_table_new (g_str_hash, g_str_equal);
 
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    root = diffusers_root_of (path);
+  if (root != NULL || g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       ckpt->layout = HB_CHECKPOINT_DIFFUSERS;
-      if (!open_diffusers (ckpt, path, error))
+      if (root != NULL)
+        {
+          g_free (ckpt->name);
+          ckpt->name = model_name (root);
+        }
+      if (!open_diffusers (ckpt, root != NULL ? root : path, error))
         return NULL;
     }
   else
@@ -508,9 +540,13 @@ hb_checkpoint_open (const char *path, GError **error)
       add_single_file (ckpt, st);
     }
 
-  meta_type = hb_checkpoint_get_metadata (ckpt, "modelspec.prediction_type");
-  if (ckpt->prediction_type == NULL && meta_type != NULL)
-    ckpt->prediction_type = g_strdup (g_str_equal (meta_type, "v") ? "v_prediction" : meta_type);
+  for (guint i = 0; i < G_N_ELEMENTS (prediction_keys) && ckpt->prediction_type == NULL; i++)
+    {
+      meta_type = hb_checkpoint_get_metadata (ckpt, prediction_keys[i]);
+      if (meta_type != NULL)
+        ckpt->prediction_type = g_strdup (g_str_equal (meta_type, "v") ? "v_prediction"
+                                                                       : meta_type);
+    }
   if (ckpt->prediction_type == NULL)
     ckpt->prediction_type = g_strdup ("epsilon");
   return g_steal_pointer (&ckpt);

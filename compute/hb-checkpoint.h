@@ -31,6 +31,8 @@ typedef enum {
   HB_CHECKPOINT_DIFFUSERS,
 } HbCheckpointLayout;
 
+/* path: a .safetensors file, a diffusers folder, or one of a diffusers
+ * folder's weight files (which opens the whole folder). */
 HbCheckpoint       *hb_checkpoint_open              (const char *path, GError **error);
 void                hb_checkpoint_free              (HbCheckpoint *ckpt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbCheckpoint, hb_checkpoint_free)
@@ -55,7 +57,8 @@ const HbStTensor   *hb_checkpoint_nth               (HbCheckpoint *ckpt, guint i
 /* A "__metadata__" value from the safetensors header(s), or NULL. */
 const char         *hb_checkpoint_get_metadata      (HbCheckpoint *ckpt, const char *key);
 /* "epsilon" or "v_prediction": from a diffusers scheduler config, or the
- * metadata key modelspec.prediction_type; "epsilon" when neither says. */
+ * metadata (modelspec.prediction_type, huabu.prediction_type,
+ * prediction_type); "epsilon" when none says. */
 const char         *hb_checkpoint_get_prediction_type (HbCheckpoint *ckpt);
 gboolean            hb_checkpoint_is_v_prediction   (HbCheckpoint *ckpt);
 

@@ -571,7 +571,14 @@ hb_st_tensor_convert_conv (const HbStTensor *t, HbDType dtype, GError **error)
   if (plain == NULL)
     return NULL;
   size = dtype == HB_DTYPE_F32 ? 4 : 2;
-  out = g_malloc (MAX ((gsize) hb_st_tensor_nelements (t), 1) * size);
+  out = g_try_malloc (MAX (t->nbytes / hb_st_dtype_size (t->dtype), 1) * size);
+  if (out == NULL)
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_OUT_OF_MEMORY,
+                   "Not enough memory to load tensor '%s'; close other programs or use "
+                   "a smaller model", t->name);
+      return NULL;
+    }
   hb_permute_oihw_to_ohwi (plain, out, size, t->shape[0], t->shape[1], t->shape[2], t->shape[3]);
   return out;
 }

@@ -84,9 +84,31 @@ test_same_weights (void)
   g_assert_cmpuint (n_linear_for_conv, ==, 8);
 
   g_assert_cmpstr (hb_checkpoint_get_prediction_type (folder), ==, "epsilon");
+  g_assert_cmpstr (hb_checkpoint_get_prediction_type (single), ==, "epsilon");
   g_assert_false (hb_checkpoint_is_v_prediction (single));
   g_assert_cmpstr (hb_checkpoint_get_metadata (single, "huabu.vae_scale_factor"), ==, "0.18215");
   g_assert_null (hb_checkpoint_get_metadata (single, "no.such.key"));
+}
+
+/* Choosing the UNet file of a diffusers folder opens the folder. */
+static void
+test_part_file (void)
+{
+  g_autofree char *unet = golden ("tiny-diffusers/unet/diffusion_pytorch_model.safetensors");
+  g_autoptr(HbCheckpoint) ckpt = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (unet == NULL)
+    {
+      g_test_skip ("HB_TEST_SRCDIR is not set");
+      return;
+    }
+  ckpt = hb_checkpoint_open (unet, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hb_checkpoint_get_layout (ckpt), ==, HB_CHECKPOINT_DIFFUSERS);
+  g_assert_cmpstr (hb_checkpoint_get_name (ckpt), ==, "tiny-diffusers");
+  g_assert_nonnull (hb_checkpoint_find (ckpt, "first_stage_model.decoder.conv_in.weight"));
+  g_assert_nonnull (hb_checkpoint_find (ckpt, "model.diffusion_model.out.2.weight"));
 }
 
 static void
@@ -154,14 +176,17 @@ write_bytes (const char *path, const void *data, gsize len)
   g_assert_true (g_file_set_contents (path, data, (gssize) len, NULL));
 }
 
-/* A safetensors file of empty F32 tensors with these names. */
+/* A safetensors file of empty F32 tensors with these names, and the
+ * metadata object `metadata` (JSON text) unless NULL. */
 static void
-write_names (const char *path, const char *const *names)
+write_names_meta (const char *path, const char *const *names, const char *metadata)
 {
   g_autoptr(GString) header = g_string_new ("{");
   g_autoptr(GByteArray) file = g_byte_array_new ();
   guint8 len[8];
 
+  if (metadata != NULL)
+    g_string_append_printf (header, "\"__metadata__\":%s,", metadata);
   for (int i = 0; names[i] != NULL; i++)
     g_string_append_printf (header, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[0],"
                             "\"data_offsets\":[0,0]}", i ? "," : "", names[i]);
@@ -171,6 +196,12 @@ write_names (const char *path, const char *const *names)
   g_byte_array_append (file, len, 8);
   g_byte_array_append (file, (const guint8 *) header->str, header->len);
   write_bytes (path, file->data, file->len);
+}
+
+static void
+write_names (const char *path, const char *const *names)
+{
+  write_names_meta (path, names, NULL);
 }
 
 static char *
@@ -320,6 +351,13 @@ test_single_file_quirks (void)
   g_assert_cmpstr (hb_checkpoint_get_prediction_type (ckpt), ==, "epsilon");
   g_clear_pointer (&ckpt, hb_checkpoint_free);
 
+  /* v-prediction recorded in the metadata, as SAI's model spec does */
+  write_names_meta (path, names, "{\"modelspec.prediction_type\":\"v\"}");
+  ckpt = hb_checkpoint_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (hb_checkpoint_is_v_prediction (ckpt));
+  g_clear_pointer (&ckpt, hb_checkpoint_free);
+
   /* pickles, by name and by content */
   write_bytes (ckpt_path, "\x80\x02}q\x00.", 6);
   ckpt = hb_checkpoint_open (ckpt_path, &error);
@@ -347,6 +385,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/huabu/checkpoint/same-weights", test_same_weights);
+  g_test_add_func ("/huabu/checkpoint/part-file", test_part_file);
   g_test_add_func ("/huabu/checkpoint/missing-tensor", test_missing_tensor);
   g_test_add_func ("/huabu/checkpoint/hash", test_hash);
   g_test_add_func ("/huabu/checkpoint/sd15-names", test_sd15_names);
