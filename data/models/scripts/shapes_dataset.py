@@ -19,7 +19,7 @@ import json
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 SIZE = 128
 SUPER = 4
@@ -197,20 +197,27 @@ def render(scene, rng, hand_drawn=False):
         if not hand_drawn:
             ImageDraw.Draw(img).polygon(xy, fill=tuple(int(c) for c in colour))
             continue
-        # Uneven fill: the colour modulated by blurred noise, then strokes.
-        mask = Image.new("L", (big, big), 0)
-        ImageDraw.Draw(mask).polygon(xy, fill=255)
-        noise = rng.normal(0, 1, size=(big // 16, big // 16))
-        noise = np.array(Image.fromarray(noise.astype(np.float32), "F").resize((big, big), Image.BILINEAR))
-        shade = 1 + 0.12 * noise[..., None]
-        fill = np.clip(colour[None, None] * shade, 0, 255)
-        hatch = (np.add.outer(np.arange(big), np.arange(big)) // (SUPER * 3)) % 2
-        fill = np.where(hatch[..., None] == 1, fill, np.clip(fill * 0.9 + 10, 0, 255))
-        layer = Image.fromarray(fill.astype(np.uint8), "RGB")
+        # Uneven fill: the colour modulated by blurred noise and a hatch, made
+        # only inside the object's bounding box (rendering is part of training).
+        x0, y0 = (max(0, int(min(p[i] for p in xy)) - 2) for i in (0, 1))
+        x1, y1 = (min(big, int(max(p[i] for p in xy)) + 3) for i in (0, 1))
+        w, h = x1 - x0, y1 - y0
         if rng.random() < 0.3:
             # Sometimes the fill misses the edge, as a quick sketch does.
-            mask = mask.filter(ImageFilter.MinFilter(SUPER * 2 + 1))
-        img.paste(layer, (0, 0), mask)
+            k = 1 - 2.5 * SUPER / (r * big)
+            px, py = cx * big, cy * big
+            fill_xy = [(px + (x - px) * k, py + (y - py) * k) for x, y in xy]
+        else:
+            fill_xy = xy
+        mask = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(mask).polygon([(x - x0, y - y0) for x, y in fill_xy], fill=255)
+        noise = rng.normal(0, 1, size=(max(2, h // 16), max(2, w // 16))).astype(np.float32)
+        noise = np.asarray(Image.fromarray(noise, "F").resize((w, h), Image.BILINEAR))
+        fill = colour.astype(np.float32)[None, None] * (1 + 0.12 * noise[..., None])
+        hatch = (np.add.outer(np.arange(y0, y1), np.arange(x0, x1)) // (SUPER * 3)) % 2 == 1
+        fill = np.where(hatch[..., None], fill, fill * 0.9 + 10)
+        layer = Image.fromarray(np.clip(fill, 0, 255).astype(np.uint8), "RGB")
+        img.paste(layer, (x0, y0), mask)
         outline = tuple(int(c) for c in np.clip(colour * 0.6, 0, 255))
         ImageDraw.Draw(img).line(xy + xy[:1], fill=outline, width=SUPER * 2, joint="curve")
     return np.asarray(img.resize((SIZE, SIZE), Image.BOX))

@@ -129,9 +129,14 @@ def train_vae(args, cfg, deadline):
 
 def cache_latents(args):
     path = os.path.join(args.work, "latents.pt")
+    vae_state = torch.load(os.path.join(args.work, "vae.pt"))
     if os.path.exists(path):
-        return torch.load(path)
-    vae = torch.load(os.path.join(args.work, "vae.pt"))["sd"]
+        cache = torch.load(path)
+        # A VAE trained further makes new latents; the UNet then adapts to them.
+        same_vae = cache.get("vae_step", vae_state["step"]) == vae_state["step"]
+        if same_vae and cache["mean"].shape[0] == args.cache:
+            return cache
+    vae = vae_state["sd"]
     means, stds, scenes = [], [], []
     with torch.no_grad():
         for i in range(0, args.cache, 32):
@@ -145,7 +150,8 @@ def cache_latents(args):
     mean = torch.cat(means)
     # SD's convention: the scale factor makes the latents unit-variance.
     scale = float(1.0 / mean.float().std())
-    out = {"mean": mean, "std": torch.cat(stds), "scenes": scenes, "scale": scale}
+    out = {"mean": mean, "std": torch.cat(stds), "scenes": scenes, "scale": scale,
+           "vae_step": vae_state["step"]}
     save(path, out)
     log(args.work, f"cached {len(scenes)} latents, scale factor {scale:.5f}")
     return out
