@@ -62,11 +62,11 @@ const HbVkDeviceInfo *hb_vk_ctx_device_info (HbVkCtx *ctx);
  * was compiled in. */
 gboolean  hb_vk_begin          (HbVkCtx *ctx, const char *variant, GError **error);
 
-/* Binds elements [first, first + count) of tensor t — counted in t's dtype
- * from the start of t's storage, i.e. the element at index i of t is
- * element view_offset(t) + sum(i_d * stride_d) — to storage binding
- * `binding`. count < 0 means "the whole extent of t from first". On
- * success *elem_offset is the index, in t's dtype, of element `first`
+/* Binds elements [first, first + count) of tensor t to storage binding
+ * `binding`. Elements are counted in t's dtype from t's own first element
+ * (index 0,..,0; a view's view_offset is applied for you), so the element
+ * at index i is at sum(i_d * stride_d). count < 0 means "the whole
+ * extent of t from first". On success *elem_offset is the index, in t's dtype, of element `first`
  * within the bound range (the shader adds it). Fails with a clear error
  * when the range exceeds max_storage_buffer_range. Marks the bytes as read
  * and/or written for barrier tracking. */
@@ -136,5 +136,46 @@ gboolean  hb_vk_record_timestep      (HbVkCtx *ctx, HbTensor *node, GError **err
 gboolean  hb_vk_record_softmax       (HbVkCtx *ctx, HbTensor *node, GError **error);
 gboolean  hb_vk_record_get_rows      (HbVkCtx *ctx, HbTensor *node, GError **error);
 gboolean  hb_vk_record_latent_rgb    (HbVkCtx *ctx, HbTensor *node, GError **error);
+
+/* Runtime internals shared by hb-vulkan.c and hb-backend-vk.c. Calls on
+ * one device must come from one thread at a time. */
+struct _HbVulkanDevice {
+  VkInstance             instance;
+  VkPhysicalDevice       physical;
+  VkDevice               device;
+  VkQueue                queue;
+  guint32                queue_family;
+  HbVkDeviceInfo         info;
+
+  guint32                mem_type[2];      /* by HbVkMemKind */
+  gboolean               mem_mapped[2];
+  GPtrArray             *blocks;           /* HbVkBlock */
+
+  VkDescriptorSetLayout  set_layout;
+  VkPipelineLayout       pipeline_layout;
+  VkPipelineCache        pipeline_cache;
+  GHashTable            *pipelines;        /* variant name -> VkPipeline */
+
+  VkCommandPool          command_pool;
+  VkFence                transfer_fence;
+};
+
+/* The pipeline of an embedded variant, created on first use. */
+VkPipeline  hb_vk_get_pipeline  (HbVulkanDevice *dev, const char *variant, GError **error);
+/* Sets error from a failed Vulkan call; out-of-memory results map to
+ * HB_ENGINE_ERROR_OUT_OF_MEMORY. Returns FALSE for use in return statements. */
+gboolean    hb_vk_check         (VkResult result, const char *what, GError **error);
+
+/* Free ranges of an address space (GArray of HbVkRange sorted by offset):
+ * memory blocks use it, and so does the activation planner over a
+ * virtual arena. */
+typedef struct {
+  VkDeviceSize offset;
+  VkDeviceSize size;
+} HbVkRange;
+
+GArray     *hb_vk_ranges_new    (VkDeviceSize size);
+gboolean    hb_vk_ranges_take   (GArray *ranges, VkDeviceSize size, VkDeviceSize *offset);
+void        hb_vk_ranges_give   (GArray *ranges, VkDeviceSize offset, VkDeviceSize size);
 
 G_END_DECLS

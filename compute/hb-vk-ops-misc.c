@@ -1,0 +1,568 @@
+/* hb-vk-ops-misc.c — recording of every op but matmul, conv2d, attention
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Element-wise ops share one shader (eltwise.comp) that walks a 4D index
+ * space with per-operand strides; a tensor larger than one storage binding
+ * is split along its outermost non-trivial dimension into chunks that each
+ * bind a sub-range. Row ops (norms, softmax) split over rows the same way.
+ */
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hb-vk-private.h"
+
+#define ELT_PER_GROUP (256 * 4)
+
+/* One operand of an element-wise dispatch: which tensor, the element of it
+ * at index (0,0,0,0), and its strides over the 4D index space (0 where it
+ * is broadcast). */
+typedef struct {
+  HbTensor *t;
+  int64_t   first;
+  int64_t   stride[4];
+} EltOperand;
+
+typedef struct {
+  guint32 ne[4];
+  guint32 sa[4];
+  guint32 sb[4];
+  guint32 sd[4];
+  guint32 off_a, off_b, off_d, n;
+  float   scale[4];
+} EltPush;
+
+static gboolean
+unsupported (HbTensor *node, const char *why, GError **error)
+{
+  g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_FAILED,
+               "The Vulkan backend cannot run %s “%s”: %s. This is a bug in the model code; "
+               "please report it.", hb_op_name (node->op), node->name, why);
+  return FALSE;
+}
+
+/* Pads a tensor's shape and strides to 4 dimensions, outermost first. */
+static void
+shape4 (const HbTensor *t, int64_t shape[4], int64_t stride[4])
+{
+  int pad = 4 - t->ndim;
+
+  for (int d = 0; d < 4; d++)
+    {
+      shape[d] = d < pad ? 1 : t->shape[d - pad];
+      stride[d] = d < pad ? 0 : t->stride[d - pad];
+    }
+}
+
+static void
+operand_init (EltOperand *op, HbTensor *t)
+{
+  int64_t shape[4];
+
+  op->t = t;
+  op->first = 0;
+  shape4 (t, shape, op->stride);
+}
+
+/* Elements an operand touches in the dims inside `dim`, plus one. */
+static int64_t
+inner_extent (const EltOperand *op, const int64_t shape[4], int dim)
+{
+  int64_t e = 1;
+
+  for (int d = dim + 1; d < 4; d++)
+    e += (shape[d] - 1) * op->stride[d];
+  return e;
+}
+
+static gboolean
+bind_chunk (HbVkCtx *ctx, guint binding, const EltOperand *op, const int64_t shape[4], int dim,
+            int64_t r0, int64_t rows, HbVkAccess access, guint32 *off, GError **error)
+{
+  int64_t first = op->first + r0 * op->stride[dim];
+  int64_t count = (rows - 1) * op->stride[dim] + inner_extent (op, shape, dim);
+
+  return hb_vk_bind_storage (ctx, binding, op->t, first, count, access, off, error);
+}
+
+static int64_t
+rows_per_chunk (HbVkCtx *ctx, const EltOperand *op, const int64_t shape[4], int dim)
+{
+  int64_t esize = (int64_t) hb_dtype_size (op->t->dtype);
+  int64_t usable = hb_vk_rows_per_binding (ctx, esize);
+  int64_t inner = inner_extent (op, shape, dim);
+
+  if (inner > usable)
+    return 0;
+  if (op->stride[dim] == 0)
+    return G_MAXINT64;
+  return (usable - inner) / op->stride[dim] + 1;
+}
+
+/* Records c = op(a, b) over `shape`, as many dispatches as the binding
+ * limits need. b may be NULL for unary ops. */
+static gboolean
+record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t shape[4],
+                const EltOperand *a, const EltOperand *b, const EltOperand *d,
+                const float scale[4], GError **error)
+{
+  EltPush push = { 0 };
+  int dim = 0;
+  int64_t rows_per, inner_n = 1;
+
+  while (dim < 3 && shape[dim] == 1)
+    dim++;
+  rows_per = MIN (rows_per_chunk (ctx, a, shape, dim), rows_per_chunk (ctx, d, shape, dim));
+  if (b != NULL)
+    rows_per = MIN (rows_per, rows_per_chunk (ctx, b, shape, dim));
+  if (rows_per <= 0)
+    return unsupported (node, "one slice of it is larger than a storage binding of this device",
+                        error);
+  for (int k = dim + 1; k < 4; k++)
+    inner_n *= shape[k];
+
+  for (int k = 0; k < 4; k++)
+    {
+      push.ne[k] = (guint32) shape[k];
+      push.sa[k] = (guint32) a->stride[k];
+      push.sb[k] = b != NULL ? (guint32) b->stride[k] : 0;
+      push.sd[k] = (guint32) d->stride[k];
+    }
+  if (scale != NULL)
+    memcpy (push.scale, scale, sizeof push.scale);
+
+  for (int64_t r0 = 0; r0 < shape[dim]; r0 += rows_per)
+    {
+      int64_t rows = MIN (rows_per, shape[dim] - r0);
+
+      push.ne[dim] = (guint32) rows;
+      push.n = (guint32) (rows * inner_n);
+      if (!hb_vk_begin (ctx, variant, error)
+          || !bind_chunk (ctx, 0, a, shape, dim, r0, rows, HB_VK_READ, &push.off_a, error)
+          || (b != NULL && !bind_chunk (ctx, 1, b, shape, dim, r0, rows, HB_VK_READ, &push.off_b, error))
+          || !bind_chunk (ctx, 2, d, shape, dim, r0, rows, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.n, ELT_PER_GROUP), 1, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+require_f32 (HbTensor *node, HbTensor *t, GError **error)
+{
+  if (t->dtype != HB_DTYPE_F32)
+    return unsupported (node, "its input is not fp32", error);
+  return TRUE;
+}
+
+gboolean
+hb_vk_record_unary (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  EltOperand a, d;
+  int64_t shape[4], unused[4];
+  const char *variant;
+
+  switch (node->op)
+    {
+    case HB_OP_GELU:       variant = "gelu_f32"; break;
+    case HB_OP_QUICK_GELU: variant = "quick_gelu_f32"; break;
+    case HB_OP_SILU:       variant = "silu_f32"; break;
+    case HB_OP_SCALE:      variant = "scale_f32"; break;
+    case HB_OP_NONE: case HB_OP_VIEW: case HB_OP_COPY: case HB_OP_MATMUL: case HB_OP_CONV2D:
+    case HB_OP_GROUP_NORM: case HB_OP_LAYER_NORM: case HB_OP_ATTENTION: case HB_OP_GEGLU:
+    case HB_OP_ADD: case HB_OP_MUL: case HB_OP_UPSAMPLE_NEAREST2X: case HB_OP_CONCAT:
+    case HB_OP_TIMESTEP_EMBED: case HB_OP_SOFTMAX: case HB_OP_GET_ROWS: case HB_OP_LATENT_RGB:
+    case HB_N_OPS:
+    default:
+      return unsupported (node, "it is not a unary op", error);
+    }
+  if (!require_f32 (node, node->src[0], error))
+    return FALSE;
+  shape4 (node, shape, unused);
+  operand_init (&a, node->src[0]);
+  operand_init (&d, node);
+  return record_eltwise (ctx, node, variant, shape, &a, NULL, &d,
+                         node->op == HB_OP_SCALE ? node->fparams : NULL, error);
+}
+
+gboolean
+hb_vk_record_binary (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *tb = node->src[1];
+  EltOperand a, b, d;
+  int64_t shape[4], unused[4];
+  int pad = 4 - tb->ndim;
+  gboolean add = node->op == HB_OP_ADD;
+  const char *variant;
+
+  if (!require_f32 (node, node->src[0], error))
+    return FALSE;
+  if (tb->dtype == HB_DTYPE_F32)
+    variant = add ? "add_f32" : "mul_f32";
+  else if (tb->dtype == HB_DTYPE_F16)
+    variant = add ? "add_f16" : "mul_f16";
+  else
+    return unsupported (node, "its second operand is neither fp32 nor fp16", error);
+
+  shape4 (node, shape, unused);
+  operand_init (&a, node->src[0]);
+  operand_init (&d, node);
+  b.t = tb;
+  b.first = 0;
+  /* numpy broadcasting: b's dims align to the right; size-1 dims repeat */
+  for (int k = 0; k < 4; k++)
+    b.stride[k] = k < pad || tb->shape[k - pad] == 1 ? 0 : tb->stride[k - pad];
+  return record_eltwise (ctx, node, variant, shape, &a, &b, &d, NULL, error);
+}
+
+gboolean
+hb_vk_record_geglu (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *x = node->src[0];
+  EltOperand a, b, d;
+  int64_t shape[4], unused[4];
+
+  if (!require_f32 (node, x, error))
+    return FALSE;
+  shape4 (node, shape, unused);
+  operand_init (&a, x);
+  operand_init (&b, x);
+  /* the gate is the second half of the last dimension */
+  b.first = node->shape[node->ndim - 1] * x->stride[x->ndim - 1];
+  operand_init (&d, node);
+  return record_eltwise (ctx, node, "geglu_f32", shape, &a, &b, &d, NULL, error);
+}
+
+static const char *
+copy_variant (HbDType dtype)
+{
+  return hb_dtype_size (dtype) == 2 ? "copy_b16" : "copy_b32";
+}
+
+gboolean
+hb_vk_record_copy (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  EltOperand a, d;
+  int64_t shape[4], unused[4];
+
+  if (node->src[0]->dtype != node->dtype)
+    return unsupported (node, "it would change the data type", error);
+  shape4 (node, shape, unused);
+  operand_init (&a, node->src[0]);
+  operand_init (&d, node);
+  return record_eltwise (ctx, node, copy_variant (node->dtype), shape, &a, NULL, &d, NULL, error);
+}
+
+/* Concatenation is two strided copies into the two column ranges. */
+gboolean
+hb_vk_record_concat (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  for (int s = 0; s < 2; s++)
+    {
+      HbTensor *src = node->src[s];
+      EltOperand a, d;
+      int64_t shape[4], unused[4];
+
+      if (src->dtype != node->dtype)
+        return unsupported (node, "its inputs differ in data type", error);
+      shape4 (src, shape, unused);
+      operand_init (&a, src);
+      operand_init (&d, node);
+      d.first = s == 0 ? 0 : node->src[0]->shape[node->ndim - 1];
+      if (!record_eltwise (ctx, node, copy_variant (node->dtype), shape, &a, NULL, &d, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+require_contiguous (HbTensor *node, HbTensor *t, GError **error)
+{
+  if (!hb_tensor_is_contiguous (t))
+    return unsupported (node, "its input is not contiguous (add hb_copy())", error);
+  return TRUE;
+}
+
+/* For row kernels: how many rows of `row_elems` fp32 fit in one binding. */
+static gboolean
+row_chunk (HbVkCtx *ctx, HbTensor *node, int64_t row_elems, int64_t *rows_per, GError **error)
+{
+  *rows_per = hb_vk_rows_per_binding (ctx, row_elems * (int64_t) sizeof (float));
+  if (*rows_per <= 0)
+    return unsupported (node, "one row of it is larger than a storage binding of this device", error);
+  return TRUE;
+}
+
+static const char *
+weight_variant (HbTensor *node, const char *f32, const char *f16, GError **error)
+{
+  HbTensor *gamma = node->src[1], *beta = node->src[2];
+
+  if (gamma->dtype != beta->dtype || !hb_tensor_is_contiguous (gamma) || !hb_tensor_is_contiguous (beta))
+    {
+      unsupported (node, "its scale and shift differ in type or are not contiguous", error);
+      return NULL;
+    }
+  if (gamma->dtype == HB_DTYPE_F32)
+    return f32;
+  if (gamma->dtype == HB_DTYPE_F16)
+    return f16;
+  unsupported (node, "its scale and shift are neither fp32 nor fp16", error);
+  return NULL;
+}
+
+gboolean
+hb_vk_record_layer_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *x = node->src[0];
+  int64_t C = node->shape[node->ndim - 1];
+  int64_t rows = hb_tensor_nelements (node) / C;
+  const char *variant = weight_variant (node, "layer_norm_f32", "layer_norm_f16", error);
+  struct { guint32 C, off_x, off_g, off_b, off_d; float eps; } push = { .C = (guint32) C };
+  int64_t rows_per;
+
+  if (variant == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
+      || !row_chunk (ctx, node, C, &rows_per, error))
+    return FALSE;
+  push.eps = node->fparams[HB_NORM_EPS];
+  for (int64_t r0 = 0; r0 < rows; r0 += rows_per)
+    {
+      int64_t n = MIN (rows_per, rows - r0);
+
+      if (!hb_vk_begin (ctx, variant, error)
+          || !hb_vk_bind_storage (ctx, 0, x, r0 * C, n * C, HB_VK_READ, &push.off_x, error)
+          || !hb_vk_bind_storage (ctx, 1, node->src[1], 0, -1, HB_VK_READ, &push.off_g, error)
+          || !hb_vk_bind_storage (ctx, 2, node->src[2], 0, -1, HB_VK_READ, &push.off_b, error)
+          || !hb_vk_bind_storage (ctx, 3, node, r0 * C, n * C, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, (guint32) n, 1, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *x = node->src[0];
+  int64_t C = node->shape[node->ndim - 1];
+  int64_t rows = hb_tensor_nelements (node) / C;
+  struct { guint32 C, off_x, off_d; } push = { .C = (guint32) C };
+  int64_t rows_per;
+
+  if (!require_f32 (node, x, error) || !require_contiguous (node, x, error)
+      || !row_chunk (ctx, node, C, &rows_per, error))
+    return FALSE;
+  for (int64_t r0 = 0; r0 < rows; r0 += rows_per)
+    {
+      int64_t n = MIN (rows_per, rows - r0);
+
+      if (!hb_vk_begin (ctx, "softmax_f32", error)
+          || !hb_vk_bind_storage (ctx, 0, x, r0 * C, n * C, HB_VK_READ, &push.off_x, error)
+          || !hb_vk_bind_storage (ctx, 3, node, r0 * C, n * C, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, (guint32) n, 1, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *x = node->src[0];
+  int64_t C = node->shape[node->ndim - 1];
+  int64_t B = node->ndim == 1 ? 1 : node->shape[0];
+  int64_t S = hb_tensor_nelements (node) / (B * C);
+  int G = node->iparams[HB_NORM_GROUPS];
+  const char *variant = weight_variant (node, "group_norm_f32", "group_norm_f16", error);
+  struct {
+    guint32 S, C, cg, silu;
+    guint32 off_x, off_g, off_b, off_d;
+    float eps;
+  } push;
+  int64_t imgs_per;
+
+  if (variant == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
+      || !row_chunk (ctx, node, S * C, &imgs_per, error))
+    return FALSE;
+  if (G <= 0 || C % G != 0)
+    return unsupported (node, "its channels do not divide into the groups", error);
+  push.S = (guint32) S;
+  push.C = (guint32) C;
+  push.cg = (guint32) (C / G);
+  push.silu = node->iparams[HB_NORM_SILU] != 0;
+  push.eps = node->fparams[HB_NORM_EPS];
+  for (int64_t b0 = 0; b0 < B; b0 += imgs_per)
+    {
+      int64_t n = MIN (imgs_per, B - b0);
+
+      if (!hb_vk_begin (ctx, variant, error)
+          || !hb_vk_bind_storage (ctx, 0, x, b0 * S * C, n * S * C, HB_VK_READ, &push.off_x, error)
+          || !hb_vk_bind_storage (ctx, 1, node->src[1], 0, -1, HB_VK_READ, &push.off_g, error)
+          || !hb_vk_bind_storage (ctx, 2, node->src[2], 0, -1, HB_VK_READ, &push.off_b, error)
+          || !hb_vk_bind_storage (ctx, 3, node, b0 * S * C, n * S * C, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, (guint32) G, (guint32) n, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+hb_vk_record_upsample (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *x = node->src[0];
+  int64_t Wo = node->shape[2], C = node->shape[3];
+  int64_t rows = node->shape[0] * node->shape[1];   /* output image rows, all images */
+  int64_t out_row = Wo * C;
+  int64_t in_row = out_row / 2;
+  struct { guint32 W, C, row0, n, off_x, off_d; } push = { .W = (guint32) (Wo / 2), .C = (guint32) C };
+  int64_t rows_per;
+
+  if (node->ndim != 4 || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
+      || !row_chunk (ctx, node, out_row, &rows_per, error))
+    return FALSE;
+  /* chunks start on even output rows so input rows are not split */
+  rows_per = rows_per & ~(int64_t) 1;
+  if (rows_per == 0)
+    return unsupported (node, "two rows of it are larger than a storage binding of this device", error);
+  for (int64_t r0 = 0; r0 < rows; r0 += rows_per)
+    {
+      int64_t n = MIN (rows_per, rows - r0);
+
+      push.row0 = (guint32) r0;
+      push.n = (guint32) (n * out_row);
+      if (!hb_vk_begin (ctx, "upsample_f32", error)
+          || !hb_vk_bind_storage (ctx, 0, x, r0 / 2 * in_row, (n + 1) / 2 * in_row, HB_VK_READ,
+                                  &push.off_x, error)
+          || !hb_vk_bind_storage (ctx, 3, node, r0 * out_row, n * out_row, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.n, 256), 1, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+hb_vk_record_timestep (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *t = node->src[0];
+  struct { guint32 dim, n, off_t, off_d; float log_max_period; } push = {
+    .dim = (guint32) node->iparams[HB_TEMB_DIM],
+    .n = (guint32) hb_tensor_nelements (node),
+    .log_max_period = logf (node->fparams[HB_TEMB_MAX_PERIOD]),
+  };
+
+  if (!require_f32 (node, t, error) || !require_contiguous (node, t, error))
+    return FALSE;
+  if (!hb_vk_begin (ctx, "timestep_f32", error)
+      || !hb_vk_bind_storage (ctx, 0, t, 0, -1, HB_VK_READ, &push.off_t, error)
+      || !hb_vk_bind_storage (ctx, 3, node, 0, -1, HB_VK_WRITE, &push.off_d, error))
+    return FALSE;
+  hb_vk_push (ctx, &push, sizeof push);
+  return hb_vk_dispatch (ctx, hb_vk_div_up (push.n, 64), 1, 1, error);
+}
+
+/* A table larger than one binding (CLIP's 49408 x 768 fp32 is 145 MiB) is
+ * bound in slices of rows; each slice's dispatch fills the rows whose id
+ * falls in it. */
+gboolean
+hb_vk_record_get_rows (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *table = node->src[0], *ids = node->src[1];
+  int64_t V = table->shape[0], C = table->shape[1];
+  int64_t rs = table->stride[0], cs = table->stride[1];
+  int64_t row_span = (C - 1) * cs + 1;
+  const char *variant;
+  struct {
+    guint32 C, n, V, v0, v1, row_stride, col_stride, off_t, off_i, off_d;
+  } push = {
+    .C = (guint32) C, .n = (guint32) hb_tensor_nelements (node), .V = (guint32) V,
+    .row_stride = (guint32) rs, .col_stride = (guint32) cs,
+  };
+  int64_t rows_per;
+
+  if (table->dtype == HB_DTYPE_F32)
+    variant = "get_rows_f32";
+  else if (table->dtype == HB_DTYPE_F16)
+    variant = "get_rows_f16";
+  else
+    return unsupported (node, "its table is neither fp32 nor fp16", error);
+  if (ids->dtype != HB_DTYPE_I32 || !require_contiguous (node, ids, error))
+    return unsupported (node, "its ids are not contiguous int32", error);
+  rows_per = rs > 0 ? (hb_vk_rows_per_binding (ctx, (int64_t) hb_dtype_size (table->dtype))
+                       - row_span) / rs + 1
+                    : V;
+  if (rows_per <= 0)
+    return unsupported (node, "one row of its table is larger than a storage binding", error);
+  for (int64_t v0 = 0; v0 < V; v0 += rows_per)
+    {
+      int64_t n = MIN (rows_per, V - v0);
+
+      push.v0 = (guint32) v0;
+      push.v1 = (guint32) (v0 + n);
+      if (!hb_vk_begin (ctx, variant, error)
+          || !hb_vk_bind_storage (ctx, 0, table, v0 * rs, (n - 1) * rs + row_span, HB_VK_READ,
+                                  &push.off_t, error)
+          || !hb_vk_bind_storage (ctx, 1, ids, 0, -1, HB_VK_READ, &push.off_i, error)
+          || !hb_vk_bind_storage (ctx, 3, node, 0, -1, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.n, 256), 1, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+hb_vk_record_latent_rgb (HbVkCtx *ctx, HbTensor *node, GError **error)
+{
+  HbTensor *l = node->src[0];
+  const float *M = node->fparams, *bias = node->fparams + 12;
+  int64_t pixels = hb_tensor_nelements (node);
+  struct {
+    float m[3][4];
+    float bias[4];
+    guint32 n, off_l, off_d;
+  } push;
+  guint32 off_l;
+  int64_t per;
+
+  if (!require_f32 (node, l, error) || !require_contiguous (node, l, error)
+      || !row_chunk (ctx, node, 4, &per, error))
+    return FALSE;
+  if (l->view_offset % 4 != 0)
+    return unsupported (node, "its latents do not start on a pixel boundary", error);
+  for (int c = 0; c < 3; c++)
+    {
+      for (int j = 0; j < 4; j++)
+        push.m[c][j] = M[j * 3 + c];
+      push.bias[c] = bias[c];
+    }
+  push.bias[3] = 0;
+  for (int64_t p0 = 0; p0 < pixels; p0 += per)
+    {
+      int64_t n = MIN (per, pixels - p0);
+
+      push.n = (guint32) n;
+      if (!hb_vk_begin (ctx, "latent_rgb_f32", error)
+          || !hb_vk_bind_storage (ctx, 0, l, p0 * 4, n * 4, HB_VK_READ, &off_l, error)
+          || !hb_vk_bind_storage (ctx, 3, node, p0, n, HB_VK_WRITE, &push.off_d, error))
+        return FALSE;
+      push.off_l = off_l / 4;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (n, 64), 1, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
