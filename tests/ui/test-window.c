@@ -74,10 +74,25 @@ fixture_init (Fixture       *fixture,
   g_signal_connect (fixture->generation, "finished", G_CALLBACK (on_finished), fixture);
 }
 
+/* The memory settings backend lives as long as the process: leave the
+ * next test the defaults. */
+static void
+reset_settings (GSettings *settings)
+{
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_auto(GStrv) keys = NULL;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    g_settings_reset (settings, keys[i]);
+}
+
 static void
 fixture_clear (Fixture *fixture)
 {
   g_signal_handlers_disconnect_by_data (fixture->generation, fixture);
+  reset_settings (fixture->settings);
   g_clear_error (&fixture->error);
 }
 
@@ -89,12 +104,13 @@ finished (gpointer data)
   return fixture->finished;
 }
 
+/* Also true when the run ended, so a failure shows its error at once. */
 static gboolean
 got_preview (gpointer data)
 {
   Fixture *fixture = data;
 
-  return fixture->n_previews > 0;
+  return fixture->n_previews > 0 || fixture->finished;
 }
 
 /* Skips the test, and says why, when the built-in model is absent. */
@@ -223,6 +239,7 @@ test_generate_from_prompt (Fixture *fixture)
   g_assert_true (hb_generation_is_running (fixture->generation));
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "cancel"));
   g_assert_true (hb_test_wait_for (got_preview, fixture, 240));
+  g_assert_no_error (fixture->error);
   hb_test_screenshot (GTK_WIDGET (fixture->window), "window-generate-preview");
   g_assert_true (hb_test_wait_for (finished, fixture, 240));
   g_assert_no_error (fixture->error);
@@ -280,9 +297,11 @@ test_cancel (Fixture *fixture)
   use_small_run (fixture, 100);
   g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "generate", NULL);
   g_assert_true (hb_test_wait_for (got_preview, fixture, 240));
+  g_assert_no_error (fixture->error);
   first_us = fixture->last_progress_us;
   fixture->n_previews = 0;
   g_assert_true (hb_test_wait_for (got_preview, fixture, 240));
+  g_assert_no_error (fixture->error);
   step_us = fixture->last_progress_us - first_us;
 
   cancelled_at = g_get_monotonic_time ();
