@@ -720,7 +720,8 @@ vk_prepare (HbBackend *be, HbGraph *g, GError **error)
 {
   HbVkCtx *ctx = be->ctx;
   HbVkGraph *vg;
-  VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+  VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO,
+                            .flags = VK_FENCE_CREATE_SIGNALED_BIT };
   g_autoptr(GError) cache_error = NULL;
 
   vk_release (be, g);
@@ -836,10 +837,12 @@ vk_compute (HbBackend *be, HbGraph *g, GError **error)
       return FALSE;
     }
   si.pCommandBuffers = &vg->cb;
-  if (!hb_vk_check (vkQueueSubmit (ctx->dev->queue, 1, &si, vg->fence), "vkQueueSubmit", error)
+  /* Reset before the submit, not after the wait: lavapipe 22.3 waits
+   * forever when a reset, never-submitted fence is destroyed. */
+  if (!hb_vk_check (vkResetFences (ctx->dev->device, 1, &vg->fence), "vkResetFences", error)
+      || !hb_vk_check (vkQueueSubmit (ctx->dev->queue, 1, &si, vg->fence), "vkQueueSubmit", error)
       || !hb_vk_check (vkWaitForFences (ctx->dev->device, 1, &vg->fence, VK_TRUE, UINT64_MAX),
-                       "vkWaitForFences", error)
-      || !hb_vk_check (vkResetFences (ctx->dev->device, 1, &vg->fence), "vkResetFences", error))
+                       "vkWaitForFences", error))
     return FALSE;
   if (vg->queries != VK_NULL_HANDLE)
     return collect_timings (ctx, vg, error);

@@ -33,6 +33,7 @@ struct _HbCheckpoint {
   GArray       *tensors;       /* HbStTensor, name = ldm key */
   GHashTable   *by_key;        /* ldm key -> index + 1 */
   char         *prediction_type;
+  GHashTable   *config_meta;   /* diffusers config.json values under huabu.* names */
   GMutex        hash_lock;
   char         *sha256;
 };
@@ -401,6 +402,59 @@ read_scheduler_config (HbCheckpoint *ckpt, const char *dir)
     ckpt->prediction_type = g_strdup (type);
 }
 
+static JsonObject *
+load_config (JsonParser *parser, const char *dir, const char *sub, const char *file)
+{
+  g_autofree char *path = g_build_filename (dir, sub, file, NULL);
+  JsonNode *root;
+
+  if (!json_parser_load_from_file (parser, path, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  return root != NULL && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+}
+
+/* A number from a config: an int, a float, or the first of an array
+ * (diffusers' attention_head_dim may be a per-block list). */
+static char *
+config_number (JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, member) : NULL;
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node) && json_array_get_length (json_node_get_array (node)) > 0)
+    node = json_array_get_element (json_node_get_array (node), 0);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return NULL;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    return g_strdup (g_ascii_dtostr (buf, sizeof buf, json_node_get_double (node)));
+  return NULL;
+}
+
+/* What a single-file checkpoint would carry in its metadata, a diffusers
+ * folder keeps in its config files: the heads (not visible in shapes) and
+ * the VAE's scale factor. */
+static void
+read_model_configs (HbCheckpoint *ckpt, const char *dir)
+{
+  static const struct { const char *sub, *file, *member, *key; } items[] = {
+    { "text_encoder", "config.json", "num_attention_heads", "huabu.text_heads" },
+    { "unet", "config.json", "attention_head_dim", "huabu.unet_heads" },
+    { "vae", "config.json", "scaling_factor", "huabu.vae_scale_factor" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (items); i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      char *value = config_number (load_config (parser, dir, items[i].sub, items[i].file),
+                                   items[i].member);
+      if (value != NULL)
+        g_hash_table_insert (ckpt->config_meta, (gpointer) items[i].key, value);
+    }
+}
+
 static gboolean
 open_diffusers (HbCheckpoint *ckpt, const char *dir, GError **error)
 {
@@ -451,6 +505,7 @@ open_diffusers (HbCheckpoint *ckpt, const char *dir, GError **error)
       }
   }
   read_scheduler_config (ckpt, dir);
+  read_model_configs (ckpt, dir);
   return TRUE;
 }
 
@@ -506,6 +561,7 @@ hb_checkpoint_open (const char *path, GError **error)
   ckpt->keys = g_string_chunk_new (16384);
   ckpt->tensors = g_array_new (FALSE, FALSE, sizeof (HbStTensor));
   ckpt->by_key = g_hash_table_new (g_str_hash, g_str_equal);
+  ckpt->config_meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
 
   if (!g_file_test (path, G_FILE_TEST_IS_DIR))
     root = diffusers_root_of (path);
@@ -558,6 +614,7 @@ hb_checkpoint_free (HbCheckpoint *ckpt)
   if (ckpt == NULL)
     return;
   g_hash_table_unref (ckpt->by_key);
+  g_hash_table_unref (ckpt->config_meta);
   g_array_unref (ckpt->tensors);
   g_string_chunk_free (ckpt->keys);
   g_ptr_array_unref (ckpt->files);
@@ -651,7 +708,7 @@ hb_checkpoint_get_metadata (HbCheckpoint *ckpt, const char *key)
       if (v != NULL)
         return v;
     }
-  return NULL;
+  return g_hash_table_lookup (ckpt->config_meta, key);
 }
 
 const char *

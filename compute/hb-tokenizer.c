@@ -23,6 +23,7 @@
   "\\\\\\(|\\\\\\)|\\\\\\[|\\\\]|\\\\\\\\|\\\\|\\(|\\[|" \
   ":\\s*([+-]?[.\\d]+)\\s*\\)|\\)|]|[^\\\\()\\[\\]:]+|:"
 #define EMPHASIS_UP   1.1f
+#define HB_BPE_CACHE_MAX 50000
 
 struct _HbTokenizer {
   GHashTable *vocab;        /* symbol string -> id + 1 */
@@ -611,6 +612,12 @@ bpe_word (HbTokenizer *tok, const char *encoded, GArray *ids)
     }
 }
 
+static gboolean
+is_not_special (gpointer key, gpointer value, gpointer user_data)
+{
+  return !g_str_has_prefix (key, "<|");
+}
+
 static void
 tokenize_word (HbTokenizer *tok, const char *word, gsize len, GArray *out)
 {
@@ -624,6 +631,10 @@ tokenize_word (HbTokenizer *tok, const char *word, gsize len, GArray *out)
   ids = g_hash_table_lookup (tok->cache, encoded->str);
   if (ids == NULL)
     {
+      /* Prompts reuse a few thousand words; pasted junk must not grow the
+       * cache for the life of the program. */
+      if (g_hash_table_size (tok->cache) >= HB_BPE_CACHE_MAX)
+        g_hash_table_foreach_remove (tok->cache, is_not_special, NULL);
       ids = g_array_new (FALSE, FALSE, sizeof (gint32));
       bpe_word (tok, encoded->str, ids);
       g_hash_table_insert (tok->cache, g_strdup (encoded->str), ids);
@@ -777,6 +788,7 @@ HbTokens *
 hb_tokenizer_encode (HbTokenizer *tok, const char *prompt)
 {
   g_autoptr(GArray) segments = NULL;
+  g_autofree char *valid = NULL;
   g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_autoptr(GArray) weights = g_array_new (FALSE, FALSE, sizeof (float));
   HbTokens *tokens;
@@ -784,7 +796,10 @@ hb_tokenizer_encode (HbTokenizer *tok, const char *prompt)
   g_return_val_if_fail (tok != NULL, NULL);
   g_return_val_if_fail (prompt != NULL, NULL);
 
-  segments = parse_weights (tok, prompt);
+  /* GRegex does not check its subject: invalid UTF-8 would make it read
+   * past the end. */
+  valid = g_utf8_make_valid (prompt, -1);
+  segments = parse_weights (tok, valid);
   for (guint i = 0; i < segments->len; i++)
     {
       const Segment *seg = &g_array_index (segments, Segment, i);

@@ -102,6 +102,9 @@ void        hb_model_free             (HbModel *model);
 const char *hb_model_get_name         (HbModel *model);
 /* First 10 hex digits of the checkpoint file's SHA-256 (web UI convention). */
 const char *hb_model_get_hash         (HbModel *model);
+/* The size the model was trained at ("huabu.resolution" metadata; 512 for
+ * Stable Diffusion 1.x). */
+void        hb_model_native_size      (HbModel *model, int *width, int *height);
 /* Human-readable architecture and parameter counts. */
 char       *hb_model_describe         (HbModel *model);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbModel, hb_model_free)
@@ -109,6 +112,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbModel, hb_model_free)
 /* The model that ships with Huabu: an installed path, or the source tree's
  * data/models when run uninstalled. HUABU_MODEL overrides it. */
 char       *hb_default_model_path     (void);
+
+/* Where the time of the last generation went, in milliseconds. The first
+ * generation at a size also builds graphs, compiles pipelines and uploads
+ * weights, which lands in the stage that first needs them. */
+typedef struct {
+  double text_ms;        /* tokenizer + text encoder */
+  double init_ms;        /* VAE encoder (img2img) */
+  double sample_ms;      /* all sampling steps */
+  int    steps_run;
+  double decode_ms;      /* VAE decoder */
+  double total_ms;
+} HbGenerateTimings;
+
+void        hb_engine_get_timings     (HbEngine *engine, HbGenerateTimings *timings);
+/* With profiling on (Vulkan only), GPU time per op of the last UNet
+ * evaluation: a GArray of HbOpTiming, or NULL. Free with g_array_unref. */
+void        hb_engine_set_profiling   (HbEngine *engine, gboolean enable);
+GArray     *hb_engine_get_unet_profile (HbEngine *engine);
 
 HbImage    *hb_engine_generate        (HbEngine               *engine,
                                        HbModel                *model,

@@ -1,0 +1,102 @@
+/* hb-model-private.h — what the model builders share
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The text encoder, UNet and VAE are described as graphs (hb-graph.h) from
+ * weights found by their CompVis/ldm key names. HbWeights converts each
+ * checkpoint tensor once into the dtype the engine wants and keeps it, so
+ * that the same host pointer is used by every graph and each backend
+ * uploads it only once.
+ */
+#pragma once
+
+#include "hb-graph.h"
+#include "hb-backend.h"
+
+G_BEGIN_DECLS
+
+typedef struct _HbCheckpoint HbCheckpoint;
+typedef struct _HbWeights HbWeights;
+
+typedef enum {
+  HB_WEIGHT_PLAIN,     /* biases, norms, embeddings: as stored, fp32 */
+  HB_WEIGHT_MATRIX,    /* linear weight [N, K]: compute dtype */
+  HB_WEIGHT_CONV,      /* conv weight, permuted to [Cout, KH, KW, Cin]: compute dtype */
+} HbWeightRole;
+
+HbWeights *hb_weights_new        (HbCheckpoint *ckpt, HbDType matrix_dtype);
+void       hb_weights_free       (HbWeights *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbWeights, hb_weights_free)
+
+gboolean   hb_weights_has        (HbWeights *w, const char *key);
+/* Shape of a checkpoint tensor as stored (PyTorch layout); FALSE if absent. */
+gboolean   hb_weights_shape      (HbWeights *w, const char *key, int *ndim, int64_t shape[4]);
+/* A graph leaf for the tensor `key`. A conv weight stored as [C, C] (a
+ * diffusers linear in place of a 1x1 conv) is accepted for HB_WEIGHT_CONV
+ * and HB_WEIGHT_MATRIX alike. On a missing or malformed tensor, sets the
+ * builder's error (first one wins) and returns a zero-filled stand-in so
+ * that graph building can finish; the caller checks hb_weights_error(). */
+HbTensor  *hb_weights_get        (HbWeights *w, HbGraph *g, const char *key, HbWeightRole role);
+/* Several linear weights (or biases) concatenated along the output
+ * dimension, e.g. to_q|to_k|to_v into one matmul. */
+HbTensor  *hb_weights_get_cat    (HbWeights *w, HbGraph *g, const char *const *keys, guint n,
+                                  HbWeightRole role);
+GError    *hb_weights_error      (HbWeights *w);
+const char*hb_weights_metadata   (HbWeights *w, const char *key);
+gsize      hb_weights_host_bytes (HbWeights *w);
+
+/* --- architecture, read from names and shapes ------------------------- */
+
+typedef struct {
+  int width;          /* hidden size */
+  int layers;
+  int heads;
+  int vocab;
+  int positions;      /* 77 */
+} HbClipConfig;
+
+typedef struct {
+  int in_channels;
+  int out_channels;
+  int model_channels;
+  int context_dim;
+  int heads;
+  int n_input_blocks;
+  int n_output_blocks;
+  gboolean linear_proj;   /* proj_in/out are linear (SD 2 style) not 1x1 conv */
+  gboolean v_prediction;
+  int n_levels;
+  int channel_mult[8];
+  int num_res_blocks;
+} HbUnetConfig;
+
+typedef struct {
+  int ch;
+  int n_levels;
+  int channel_mult[8];
+  int num_res_blocks;
+  int z_channels;
+  float scale_factor;
+  gboolean has_encoder;
+} HbVaeConfig;
+
+gboolean   hb_clip_config_read   (HbWeights *w, HbClipConfig *cfg, GError **error);
+gboolean   hb_unet_config_read   (HbWeights *w, HbUnetConfig *cfg, GError **error);
+gboolean   hb_vae_config_read    (HbWeights *w, HbVaeConfig *cfg, GError **error);
+
+/* Graphs. Inputs and outputs are returned through the pointers.
+ *  text:  ids I32 [B, 77] -> hidden [B, 77, width]; clip_skip >= 1
+ *  unet:  x [B, h, w, 4], t [B], ctx [B, L, context_dim] -> eps [B, h, w, 4]
+ *  decode: z [1, h, w, 4] (already divided by the scale factor) -> image [1, 8h, 8w, 3] in [-1, 1]
+ *  encode: image [1, H, W, 3] in [-1, 1] -> mean [1, H/8, W/8, 4] (not yet scaled) */
+HbGraph   *hb_clip_build         (HbWeights *w, const HbClipConfig *cfg, int batch, int clip_skip,
+                                  HbTensor **ids, HbTensor **hidden);
+HbGraph   *hb_unet_build         (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
+                                  int ctx_len, HbTensor **x, HbTensor **t, HbTensor **ctx,
+                                  HbTensor **eps);
+HbGraph   *hb_vae_decode_build   (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
+                                  HbTensor **z, HbTensor **image);
+HbGraph   *hb_vae_encode_build   (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
+                                  HbTensor **image, HbTensor **mean);
+
+G_END_DECLS

@@ -1,0 +1,379 @@
+/* hb-unet.c — the Stable Diffusion 1.x UNet as a graph
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Walks the checkpoint's blocks in the order ldm's UNetModel runs them,
+ * deciding each block's kind from which keys exist and its channels from
+ * the weights' shapes. So the same code builds SD 1.x (320 channels,
+ * 4 levels, 2 res blocks) and the small built-in model.
+ *
+ * All keys are under "model.diffusion_model.".
+ */
+
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hb-model-private.h"
+
+#define P "model.diffusion_model."
+
+typedef struct {
+  HbWeights          *w;
+  HbGraph            *g;
+  const HbUnetConfig *cfg;
+  int                 batch;
+} Unet;
+
+static HbTensor *
+W (Unet *u, HbWeightRole role, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static HbTensor *
+W (Unet *u, HbWeightRole role, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *key = NULL;
+
+  va_start (ap, fmt);
+  key = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  return hb_weights_get (u->w, u->g, key, role);
+}
+
+static gboolean
+has (Unet *u, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+has (Unet *u, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *key = NULL;
+
+  va_start (ap, fmt);
+  key = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  return hb_weights_has (u->w, key);
+}
+
+static int64_t
+dim0 (HbWeights *w, const char *key)
+{
+  int ndim;
+  int64_t shape[4];
+
+  return hb_weights_shape (w, key, &ndim, shape) ? shape[0] : 0;
+}
+
+/* ResBlock: x [B,H,W,Cin] -> [B,H,W,Cout]. emb_silu is SiLU(time embedding). */
+static HbTensor *
+res_block (Unet *u, const char *p, HbTensor *x, HbTensor *emb_silu)
+{
+  HbGraph *g = u->g;
+  int64_t cout;
+  int64_t eshape[4];
+  HbTensor *h, *e, *skip;
+  g_autofree char *k = g_strdup_printf ("%sin_layers.2.weight", p);
+
+  cout = dim0 (u->w, k);
+  h = hb_group_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.bias", p), 32, 1e-5f, TRUE);
+  h = hb_conv2d (g, h, W (u, HB_WEIGHT_CONV, "%sin_layers.2.weight", p),
+                 W (u, HB_WEIGHT_PLAIN, "%sin_layers.2.bias", p), 1, 1, NULL);
+  e = hb_linear (g, emb_silu, W (u, HB_WEIGHT_MATRIX, "%semb_layers.1.weight", p),
+                 W (u, HB_WEIGHT_PLAIN, "%semb_layers.1.bias", p));
+  eshape[0] = u->batch;
+  eshape[1] = 1;
+  eshape[2] = 1;
+  eshape[3] = cout;
+  h = hb_add (g, h, hb_reshape (g, e, 4, eshape));
+  h = hb_group_norm (g, h, W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.bias", p), 32, 1e-5f, TRUE);
+  if (has (u, "%sskip_connection.weight", p))
+    skip = hb_conv2d (g, x, W (u, HB_WEIGHT_CONV, "%sskip_connection.weight", p),
+                      W (u, HB_WEIGHT_PLAIN, "%sskip_connection.bias", p), 1, 0, NULL);
+  else
+    skip = x;
+  return hb_conv2d (g, h, W (u, HB_WEIGHT_CONV, "%sout_layers.3.weight", p),
+                    W (u, HB_WEIGHT_PLAIN, "%sout_layers.3.bias", p), 1, 1, skip);
+}
+
+/* x [B, L, C]; context [B, Lc, Cc] or NULL for self-attention. Returns
+ * to_out(attn) + residual. q/k/v projections are fused into one matmul
+ * where they read the same input. */
+static HbTensor *
+attention (Unet *u, const char *p, HbTensor *x, HbTensor *context, HbTensor *residual)
+{
+  HbGraph *g = u->g;
+  int64_t C = x->shape[2], B = x->shape[0], L = x->shape[1];
+  int64_t st[3];
+  HbTensor *q, *k, *v, *o;
+
+  if (context == NULL)
+    {
+      g_autofree char *kq = g_strdup_printf ("%sto_q.weight", p);
+      g_autofree char *kk = g_strdup_printf ("%sto_k.weight", p);
+      g_autofree char *kv = g_strdup_printf ("%sto_v.weight", p);
+      const char *keys[3] = { kq, kk, kv };
+      HbTensor *qkv = hb_matmul (g, x, hb_weights_get_cat (u->w, g, keys, 3, HB_WEIGHT_MATRIX),
+                                 TRUE, NULL, HB_ACT_NONE, NULL);
+      int64_t shape[3] = { B, L, C };
+
+      st[0] = L * 3 * C;
+      st[1] = 3 * C;
+      st[2] = 1;
+      q = hb_view (g, qkv, 3, shape, st, 0);
+      k = hb_view (g, qkv, 3, shape, st, C);
+      v = hb_view (g, qkv, 3, shape, st, 2 * C);
+    }
+  else
+    {
+      g_autofree char *kk = g_strdup_printf ("%sto_k.weight", p);
+      g_autofree char *kv = g_strdup_printf ("%sto_v.weight", p);
+      const char *keys[2] = { kk, kv };
+      HbTensor *kvt = hb_matmul (g, context, hb_weights_get_cat (u->w, g, keys, 2, HB_WEIGHT_MATRIX),
+                                 TRUE, NULL, HB_ACT_NONE, NULL);
+      int64_t Lc = context->shape[1];
+      int64_t shape[3] = { B, Lc, C };
+
+      q = hb_linear (g, x, W (u, HB_WEIGHT_MATRIX, "%sto_q.weight", p), NULL);
+      st[0] = Lc * 2 * C;
+      st[1] = 2 * C;
+      st[2] = 1;
+      k = hb_view (g, kvt, 3, shape, st, 0);
+      v = hb_view (g, kvt, 3, shape, st, C);
+    }
+  o = hb_attention (g, q, k, v, u->cfg->heads, 1.0f / sqrtf ((float) C / u->cfg->heads), FALSE);
+  return hb_matmul (g, o, W (u, HB_WEIGHT_MATRIX, "%sto_out.0.weight", p),
+                    TRUE, W (u, HB_WEIGHT_PLAIN, "%sto_out.0.bias", p), HB_ACT_NONE, residual);
+}
+
+static HbTensor *
+transformer_block (Unet *u, const char *p, HbTensor *x, HbTensor *context)
+{
+  HbGraph *g = u->g;
+  g_autofree char *a1 = g_strdup_printf ("%sattn1.", p);
+  g_autofree char *a2 = g_strdup_printf ("%sattn2.", p);
+  HbTensor *h;
+
+  h = hb_layer_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%snorm1.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%snorm1.bias", p), 1e-5f);
+  x = attention (u, a1, h, NULL, x);
+  h = hb_layer_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%snorm2.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%snorm2.bias", p), 1e-5f);
+  x = attention (u, a2, h, context, x);
+  h = hb_layer_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%snorm3.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%snorm3.bias", p), 1e-5f);
+  h = hb_linear (g, h, W (u, HB_WEIGHT_MATRIX, "%sff.net.0.proj.weight", p),
+                 W (u, HB_WEIGHT_PLAIN, "%sff.net.0.proj.bias", p));
+  h = hb_geglu (g, h);
+  return hb_matmul (g, h, W (u, HB_WEIGHT_MATRIX, "%sff.net.2.weight", p), TRUE,
+                    W (u, HB_WEIGHT_PLAIN, "%sff.net.2.bias", p), HB_ACT_NONE, x);
+}
+
+/* SpatialTransformer: x [B,H,W,C] -> same. */
+static HbTensor *
+spatial_transformer (Unet *u, const char *p, HbTensor *x, HbTensor *context)
+{
+  HbGraph *g = u->g;
+  int64_t B = x->shape[0], H = x->shape[1], Wd = x->shape[2], C = x->shape[3];
+  int64_t seq[3] = { B, H * Wd, C };
+  HbTensor *h;
+
+  h = hb_group_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%snorm.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%snorm.bias", p), 32, 1e-6f, FALSE);
+  h = hb_reshape (g, h, 3, seq);
+  h = hb_linear (g, h, W (u, HB_WEIGHT_MATRIX, "%sproj_in.weight", p),
+                 W (u, HB_WEIGHT_PLAIN, "%sproj_in.bias", p));
+  for (int i = 0; has (u, "%stransformer_blocks.%d.norm1.weight", p, i); i++)
+    {
+      g_autofree char *bp = g_strdup_printf ("%stransformer_blocks.%d.", p, i);
+      h = transformer_block (u, bp, h, context);
+    }
+  h = hb_matmul (g, h, W (u, HB_WEIGHT_MATRIX, "%sproj_out.weight", p), TRUE,
+                 W (u, HB_WEIGHT_PLAIN, "%sproj_out.bias", p), HB_ACT_NONE,
+                 hb_reshape (g, x, 3, seq));
+  return hb_reshape (g, h, 4, x->shape);
+}
+
+static gboolean
+has_key (HbWeights *w, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+has_key (HbWeights *w, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *key = NULL;
+
+  va_start (ap, fmt);
+  key = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  return hb_weights_has (w, key);
+}
+
+gboolean
+hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
+{
+  int ndim;
+  int64_t shape[4];
+  const char *heads, *pred;
+  int res_in_level = 0;
+  g_autofree char *attn_key = NULL;
+
+  memset (cfg, 0, sizeof *cfg);
+  if (!hb_weights_shape (w, P "input_blocks.0.0.weight", &ndim, shape) || ndim != 4)
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "No UNet found: the tensor “" P "input_blocks.0.0.weight” is missing. "
+                   "Huabu reads Stable Diffusion 1.x checkpoints and diffusers folders.");
+      return FALSE;
+    }
+  cfg->model_channels = shape[0];
+  cfg->in_channels = shape[1];
+  cfg->out_channels = hb_weights_shape (w, P "out.2.weight", &ndim, shape) ? shape[0] : 4;
+
+  cfg->n_levels = 1;
+  for (int i = 1;; i++)
+    {
+      if (has_key (w, P "input_blocks.%d.0.op.weight", i))
+        {
+          cfg->n_levels++;
+          res_in_level = 0;
+        }
+      else if (has_key (w, P "input_blocks.%d.0.in_layers.2.weight", i))
+        {
+          g_autofree char *k = g_strdup_printf (P "input_blocks.%d.0.in_layers.2.weight", i);
+          res_in_level++;
+          if (cfg->n_levels == 1)
+            cfg->num_res_blocks = res_in_level;
+          if (cfg->n_levels <= (int) G_N_ELEMENTS (cfg->channel_mult))
+            cfg->channel_mult[cfg->n_levels - 1] = hb_weights_shape (w, k, &ndim, shape)
+                                                   ? shape[0] / cfg->model_channels : 0;
+          if (attn_key == NULL && has_key (w, P "input_blocks.%d.1.transformer_blocks.0.attn2.to_k.weight", i))
+            attn_key = g_strdup_printf (P "input_blocks.%d.1.", i);
+        }
+      else
+        {
+          cfg->n_input_blocks = i;
+          break;
+        }
+    }
+  while (has_key (w, P "output_blocks.%d.0.in_layers.0.weight", cfg->n_output_blocks))
+    cfg->n_output_blocks++;
+  if (attn_key == NULL && hb_weights_has (w, P "middle_block.1.transformer_blocks.0.attn2.to_k.weight"))
+    attn_key = g_strdup (P "middle_block.1.");
+  if (cfg->n_output_blocks != cfg->n_input_blocks || cfg->n_levels > (int) G_N_ELEMENTS (cfg->channel_mult)
+      || attn_key == NULL)
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "The UNet has %d input blocks, %d output blocks and %s cross-attention; "
+                   "Huabu expects a Stable Diffusion 1.x UNet, where they match and cross-attention exists.",
+                   cfg->n_input_blocks, cfg->n_output_blocks, attn_key ? "has" : "no");
+      return FALSE;
+    }
+  {
+    g_autofree char *k = g_strconcat (attn_key, "transformer_blocks.0.attn2.to_k.weight", NULL);
+    g_autofree char *pin = g_strconcat (attn_key, "proj_in.weight", NULL);
+    hb_weights_shape (w, k, &ndim, shape);
+    cfg->context_dim = shape[1];
+    cfg->linear_proj = hb_weights_shape (w, pin, &ndim, shape) && ndim == 2;
+  }
+  heads = hb_weights_metadata (w, "huabu.unet_heads");
+  cfg->heads = heads ? (int) g_ascii_strtoll (heads, NULL, 10) : 8;
+  if (cfg->heads <= 0)
+    cfg->heads = 8;
+  pred = hb_weights_metadata (w, "huabu.prediction_type");
+  cfg->v_prediction = pred != NULL && g_str_equal (pred, "v_prediction");
+  return TRUE;
+}
+
+HbGraph *
+hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
+               int ctx_len, HbTensor **x_out, HbTensor **t_out, HbTensor **ctx_out,
+               HbTensor **eps_out)
+{
+  HbGraph *g = hb_graph_new ();
+  Unet u = { w, g, cfg, batch };
+  int64_t xs[4] = { batch, h, wd, cfg->in_channels };
+  int64_t ts[1] = { batch };
+  int64_t cs[3] = { batch, ctx_len, cfg->context_dim };
+  HbTensor *x, *t, *ctx, *emb, *emb_silu;
+  GPtrArray *skips = g_ptr_array_new ();
+
+  x = hb_graph_input (g, "x", HB_DTYPE_F32, 4, xs);
+  t = hb_graph_input (g, "timestep", HB_DTYPE_F32, 1, ts);
+  ctx = hb_graph_input (g, "context", HB_DTYPE_F32, 3, cs);
+
+  emb = hb_timestep_embed (g, t, cfg->model_channels, 10000.f);
+  emb = hb_matmul (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.0.weight"), TRUE,
+                   W (&u, HB_WEIGHT_PLAIN, P "time_embed.0.bias"), HB_ACT_SILU, NULL);
+  emb = hb_linear (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.2.weight"),
+                   W (&u, HB_WEIGHT_PLAIN, P "time_embed.2.bias"));
+  emb_silu = hb_unary (g, HB_OP_SILU, emb);
+
+  x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "input_blocks.0.0.weight"),
+                 W (&u, HB_WEIGHT_PLAIN, P "input_blocks.0.0.bias"), 1, 1, NULL);
+  g_ptr_array_add (skips, x);
+  for (int i = 1; i < cfg->n_input_blocks; i++)
+    {
+      g_autofree char *p = g_strdup_printf (P "input_blocks.%d.", i);
+      if (has (&u, "%s0.op.weight", p))
+        x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, "%s0.op.weight", p),
+                       W (&u, HB_WEIGHT_PLAIN, "%s0.op.bias", p), 2, 1, NULL);
+      else
+        {
+          g_autofree char *rp = g_strdup_printf ("%s0.", p);
+          g_autofree char *tp = g_strdup_printf ("%s1.", p);
+          x = res_block (&u, rp, x, emb_silu);
+          if (has (&u, "%snorm.weight", tp))
+            x = spatial_transformer (&u, tp, x, ctx);
+        }
+      g_ptr_array_add (skips, x);
+    }
+
+  x = res_block (&u, P "middle_block.0.", x, emb_silu);
+  if (has (&u, P "middle_block.1.norm.weight"))
+    {
+      x = spatial_transformer (&u, P "middle_block.1.", x, ctx);
+      x = res_block (&u, P "middle_block.2.", x, emb_silu);
+    }
+  else
+    x = res_block (&u, P "middle_block.1.", x, emb_silu);
+
+  for (int i = 0; i < cfg->n_output_blocks; i++)
+    {
+      g_autofree char *rp = g_strdup_printf (P "output_blocks.%d.0.", i);
+      HbTensor *skip = g_ptr_array_steal_index (skips, skips->len - 1);
+      int next = 1;
+
+      x = hb_concat (g, x, skip);
+      x = res_block (&u, rp, x, emb_silu);
+      if (has (&u, P "output_blocks.%d.1.norm.weight", i))
+        {
+          g_autofree char *tp = g_strdup_printf (P "output_blocks.%d.1.", i);
+          x = spatial_transformer (&u, tp, x, ctx);
+          next = 2;
+        }
+      if (has (&u, P "output_blocks.%d.%d.conv.weight", i, next))
+        {
+          x = hb_upsample_nearest2x (g, x);
+          x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "output_blocks.%d.%d.conv.weight", i, next),
+                         W (&u, HB_WEIGHT_PLAIN, P "output_blocks.%d.%d.conv.bias", i, next),
+                         1, 1, NULL);
+        }
+    }
+  g_ptr_array_unref (skips);
+
+  x = hb_group_norm (g, x, W (&u, HB_WEIGHT_PLAIN, P "out.0.weight"),
+                     W (&u, HB_WEIGHT_PLAIN, P "out.0.bias"), 32, 1e-5f, TRUE);
+  x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "out.2.weight"),
+                 W (&u, HB_WEIGHT_PLAIN, P "out.2.bias"), 1, 1, NULL);
+  hb_graph_mark_output (g, x);
+
+  *x_out = hb_graph_node (g, 0);
+  *t_out = t;
+  *ctx_out = ctx;
+  *eps_out = x;
+  return g;
+}

@@ -1,0 +1,267 @@
+/* hb-weights.c — checkpoint tensors converted once, shared by all graphs
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "hb-checkpoint.h"
+#include "hb-model-private.h"
+#include "hb-safetensors.h"
+
+typedef struct {
+  gpointer data;
+  HbDType  dtype;
+  int      ndim;
+  int64_t  shape[4];
+} Converted;
+
+struct _HbWeights {
+  HbCheckpoint *ckpt;
+  HbDType       matrix_dtype;
+  GHashTable   *cache;     /* "role:key" -> Converted* */
+  GError       *error;
+  gsize         host_bytes;
+};
+
+static void
+converted_free (gpointer data)
+{
+  Converted *c = data;
+
+  g_free (c->data);
+  g_free (c);
+}
+
+HbWeights *
+hb_weights_new (HbCheckpoint *ckpt, HbDType matrix_dtype)
+{
+  HbWeights *w = g_new0 (HbWeights, 1);
+
+  w->ckpt = ckpt;
+  w->matrix_dtype = matrix_dtype;
+  w->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, converted_free);
+  return w;
+}
+
+void
+hb_weights_free (HbWeights *w)
+{
+  if (w == NULL)
+    return;
+  g_hash_table_unref (w->cache);
+  g_clear_error (&w->error);
+  g_free (w);
+}
+
+GError *
+hb_weights_error (HbWeights *w)
+{
+  return w->error;
+}
+
+gsize
+hb_weights_host_bytes (HbWeights *w)
+{
+  return w->host_bytes;
+}
+
+const char *
+hb_weights_metadata (HbWeights *w, const char *key)
+{
+  return hb_checkpoint_get_metadata (w->ckpt, key);
+}
+
+gboolean
+hb_weights_has (HbWeights *w, const char *key)
+{
+  return hb_checkpoint_find (w->ckpt, key) != NULL;
+}
+
+gboolean
+hb_weights_shape (HbWeights *w, const char *key, int *ndim, int64_t shape[4])
+{
+  const HbStTensor *st = hb_checkpoint_find (w->ckpt, key);
+
+  if (st == NULL || st->ndim > 4)
+    return FALSE;
+  *ndim = st->ndim;
+  for (int i = 0; i < 4; i++)
+    shape[i] = i < st->ndim ? st->shape[i] : 1;
+  return TRUE;
+}
+
+static void
+fail (HbWeights *w, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+fail (HbWeights *w, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  if (w->error != NULL)
+    return;
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  w->error = g_error_new (HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                          "%s: %s. The checkpoint is incomplete or not a Stable Diffusion 1.x "
+                          "model; check that the file downloaded completely.",
+                          hb_checkpoint_get_path (w->ckpt), msg);
+}
+
+/* Converts one tensor for `role`: conv weights to [Cout, KH, KW, Cin]
+ * (a 2-D [C, C] stand-in for a 1x1 conv becomes [C, 1, 1, C]). */
+static Converted *
+convert (HbWeights *w, const char *key, HbWeightRole role)
+{
+  const HbStTensor *st = hb_checkpoint_find (w->ckpt, key);
+  g_autoptr(GError) error = NULL;
+  Converted *c;
+
+  if (st == NULL)
+    {
+      fail (w, "tensor “%s” is missing", key);
+      return NULL;
+    }
+  if (!hb_st_dtype_is_float (st->dtype) || st->ndim < 1 || st->ndim > 4)
+    {
+      fail (w, "tensor “%s” has dtype %s and %d dimensions, which the engine cannot use",
+            key, hb_st_dtype_name (st->dtype), st->ndim);
+      return NULL;
+    }
+
+  c = g_new0 (Converted, 1);
+  c->dtype = role == HB_WEIGHT_PLAIN ? HB_DTYPE_F32 : w->matrix_dtype;
+  if (role == HB_WEIGHT_CONV && st->ndim == 4)
+    {
+      c->data = hb_st_tensor_convert_conv (st, c->dtype, &error);
+      c->ndim = 4;
+      c->shape[0] = st->shape[0];
+      c->shape[1] = st->shape[2];
+      c->shape[2] = st->shape[3];
+      c->shape[3] = st->shape[1];
+    }
+  else if (role == HB_WEIGHT_CONV && st->ndim == 2)
+    {
+      c->data = hb_st_tensor_convert (st, c->dtype, &error);
+      c->ndim = 4;
+      c->shape[0] = st->shape[0];
+      c->shape[1] = 1;
+      c->shape[2] = 1;
+      c->shape[3] = st->shape[1];
+    }
+  else if (role == HB_WEIGHT_MATRIX && st->ndim == 4 && st->shape[2] == 1 && st->shape[3] == 1)
+    {
+      /* A 1x1 conv used as a linear layer (ldm's proj_in, VAE attention). */
+      c->data = hb_st_tensor_convert (st, c->dtype, &error);
+      c->ndim = 2;
+      c->shape[0] = st->shape[0];
+      c->shape[1] = st->shape[1];
+      c->shape[2] = c->shape[3] = 1;
+    }
+  else
+    {
+      c->data = hb_st_tensor_convert (st, c->dtype, &error);
+      c->ndim = st->ndim;
+      for (int i = 0; i < 4; i++)
+        c->shape[i] = i < st->ndim ? st->shape[i] : 1;
+    }
+  if (c->data == NULL)
+    {
+      fail (w, "tensor “%s”: %s", key, error ? error->message : "cannot convert");
+      converted_free (c);
+      return NULL;
+    }
+  w->host_bytes += c->shape[0] * c->shape[1] * c->shape[2] * c->shape[3] * hb_dtype_size (c->dtype);
+  return c;
+}
+
+static HbTensor *
+leaf (HbGraph *g, const char *name, Converted *c)
+{
+  return hb_graph_weight (g, name, c->dtype, c->ndim, c->shape, c->data);
+}
+
+static HbTensor *
+stand_in (HbGraph *g, const char *key)
+{
+  static const float zero[4] = { 0 };
+  int64_t shape[1] = { 1 };
+
+  return hb_graph_weight (g, key, HB_DTYPE_F32, 1, shape, zero);
+}
+
+HbTensor *
+hb_weights_get (HbWeights *w, HbGraph *g, const char *key, HbWeightRole role)
+{
+  g_autofree char *ckey = g_strdup_printf ("%d:%s", role, key);
+  Converted *c = g_hash_table_lookup (w->cache, ckey);
+
+  if (c == NULL)
+    {
+      c = convert (w, key, role);
+      if (c == NULL)
+        return stand_in (g, key);
+      g_hash_table_insert (w->cache, g_steal_pointer (&ckey), c);
+    }
+  return leaf (g, key, c);
+}
+
+HbTensor *
+hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, HbWeightRole role)
+{
+  g_autoptr(GString) ckey = g_string_new (NULL);
+  Converted *c;
+
+  g_string_printf (ckey, "%d:", role);
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (ckey, "%s|", keys[i]);
+  c = g_hash_table_lookup (w->cache, ckey->str);
+  if (c == NULL)
+    {
+      Converted *parts[8];
+      int64_t rows = 0, row_elems = -1;
+      gsize esize;
+      gsize off = 0;
+
+      g_return_val_if_fail (n <= G_N_ELEMENTS (parts), NULL);
+      for (guint i = 0; i < n; i++)
+        {
+          int64_t re;
+          parts[i] = convert (w, keys[i], role);
+          if (parts[i] == NULL)
+            {
+              for (guint j = 0; j < i; j++)
+                converted_free (parts[j]);
+              return stand_in (g, keys[0]);
+            }
+          re = parts[i]->shape[1] * parts[i]->shape[2] * parts[i]->shape[3];
+          if (row_elems >= 0 && re != row_elems)
+            fail (w, "tensors “%s” and “%s” cannot be joined: their rows differ", keys[0], keys[i]);
+          row_elems = re;
+          rows += parts[i]->shape[0];
+        }
+      c = g_new0 (Converted, 1);
+      c->dtype = parts[0]->dtype;
+      c->ndim = parts[0]->ndim;
+      memcpy (c->shape, parts[0]->shape, sizeof c->shape);
+      c->shape[0] = rows;
+      esize = hb_dtype_size (c->dtype);
+      c->data = g_malloc (rows * row_elems * esize);
+      for (guint i = 0; i < n; i++)
+        {
+          gsize bytes = parts[i]->shape[0] * row_elems * esize;
+          memcpy ((guint8 *) c->data + off, parts[i]->data, bytes);
+          off += bytes;
+          w->host_bytes -= bytes;
+          converted_free (parts[i]);
+        }
+      w->host_bytes += off;
+      g_hash_table_insert (w->cache, g_strdup (ckey->str), c);
+    }
+  return leaf (g, keys[0], c);
+}
