@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sqlite3.h>
 
 G_BEGIN_DECLS
 
@@ -12,5 +13,9 @@ G_BEGIN_DECLS
  * only; never edit or remove an entry, databases out there ran it. */
 extern const char *const hb_history_migrations[];
 extern const guint       hb_history_n_migrations;
+
+/* The SQL functions the schema's triggers call; any connection that writes
+ * to the database needs them. */
+void hb_history_register_functions (sqlite3 *db);
 
 G_END_DECLS

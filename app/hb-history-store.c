@@ -82,6 +82,61 @@ const char *const hb_history_migrations[] = {
   "    VALUES (new.id, new.prompt, new.negative_prompt);"
   "END;"
   "INSERT INTO generations_fts (generations_fts) VALUES ('rebuild');",
+
+  /* 4: search and scroll at 100 000 rows. Thumbnails move to their own
+   * table so that row lookups and scans do not wade through pictures.
+   * Trashed rows leave the full-text indexes, so a text-only count needs
+   * no join. A word index answers whole words far faster than trigrams
+   * and takes words shorter than a trigram (one or two CJK characters,
+   * "8k"): hb_search_words() makes every CJK character a word of its own.
+   * Prompts never change after insertion, so only inserts, deletes and
+   * (un)trashing touch the indexes. */
+  "CREATE TABLE thumbnails (id INTEGER PRIMARY KEY, png BLOB NOT NULL);"
+  "INSERT INTO thumbnails (id, png) SELECT id, thumbnail FROM generations"
+  "  WHERE thumbnail IS NOT NULL;"
+  "ALTER TABLE generations DROP COLUMN thumbnail;"
+  "CREATE INDEX generations_live ON generations (trashed, created);"
+  "CREATE VIRTUAL TABLE generations_words USING fts5 ("
+  "  prompt, negative_prompt, content='', tokenize='unicode61');"
+  "INSERT INTO generations_words (generations_words, rank) VALUES ('rank', 'bm25(4.0, 1.0)');"
+  "DROP TRIGGER generations_fts_insert;"
+  "DROP TRIGGER generations_fts_delete;"
+  "DROP TRIGGER generations_fts_update;"
+  "CREATE TRIGGER generations_index AFTER INSERT ON generations WHEN new.trashed = 0 BEGIN"
+  "  INSERT INTO generations_fts (rowid, prompt, negative_prompt)"
+  "    VALUES (new.id, new.prompt, new.negative_prompt);"
+  "  INSERT INTO generations_words (rowid, prompt, negative_prompt)"
+  "    VALUES (new.id, hb_search_words (new.prompt), hb_search_words (new.negative_prompt));"
+  "END;"
+  "CREATE TRIGGER generations_unindex AFTER DELETE ON generations WHEN old.trashed = 0 BEGIN"
+  "  INSERT INTO generations_fts (generations_fts, rowid, prompt, negative_prompt)"
+  "    VALUES ('delete', old.id, old.prompt, old.negative_prompt);"
+  "  INSERT INTO generations_words (generations_words, rowid, prompt, negative_prompt)"
+  "    VALUES ('delete', old.id, hb_search_words (old.prompt), hb_search_words (old.negative_prompt));"
+  "END;"
+  "CREATE TRIGGER generations_trash AFTER UPDATE OF trashed ON generations"
+  "  WHEN old.trashed = 0 AND new.trashed != 0 BEGIN"
+  "  INSERT INTO generations_fts (generations_fts, rowid, prompt, negative_prompt)"
+  "    VALUES ('delete', old.id, old.prompt, old.negative_prompt);"
+  "  INSERT INTO generations_words (generations_words, rowid, prompt, negative_prompt)"
+  "    VALUES ('delete', old.id, hb_search_words (old.prompt), hb_search_words (old.negative_prompt));"
+  "END;"
+  "CREATE TRIGGER generations_restore AFTER UPDATE OF trashed ON generations"
+  "  WHEN old.trashed != 0 AND new.trashed = 0 BEGIN"
+  "  INSERT INTO generations_fts (rowid, prompt, negative_prompt)"
+  "    VALUES (new.id, new.prompt, new.negative_prompt);"
+  "  INSERT INTO generations_words (rowid, prompt, negative_prompt)"
+  "    VALUES (new.id, hb_search_words (new.prompt), hb_search_words (new.negative_prompt));"
+  "END;"
+  "CREATE TRIGGER generations_drop_thumbnail AFTER DELETE ON generations BEGIN"
+  "  DELETE FROM thumbnails WHERE id = old.id;"
+  "END;"
+  "INSERT INTO generations_fts (generations_fts) VALUES ('delete-all');"
+  "INSERT INTO generations_fts (rowid, prompt, negative_prompt)"
+  "  SELECT id, prompt, negative_prompt FROM generations WHERE trashed = 0;"
+  "INSERT INTO generations_words (rowid, prompt, negative_prompt)"
+  "  SELECT id, hb_search_words (prompt), hb_search_words (negative_prompt)"
+  "  FROM generations WHERE trashed = 0;",
 };
 const guint hb_history_n_migrations = G_N_ELEMENTS (hb_history_migrations);
 
@@ -485,11 +540,11 @@ insert_record (HbHistoryStore           *self,
   static const char sql[] =
     "INSERT INTO generations (created, prompt, negative_prompt, model_name, model_hash,"
     " sampler, schedule, steps, cfg, seed, rng, width, height, strength, clip_skip,"
-    " duration, image_path, thumbnail, favourite, parent_id, sketch_path, mask_path, extras)"
+    " duration, image_path, favourite, parent_id, sketch_path, mask_path, extras)"
     " VALUES (:created, :prompt, :negative, :model_name, :model_hash, :sampler, :schedule,"
     " :steps, :cfg, :seed, :rng, :width, :height, :strength, :clip_skip, :duration,"
-    " :image_path, :thumbnail, :favourite, :parent_id, :sketch_path, :mask_path, :extras)"
-    " ON CONFLICT (image_path) DO UPDATE SET thumbnail = excluded.thumbnail"
+    " :image_path, :favourite, :parent_id, :sketch_path, :mask_path, :extras)"
+    " ON CONFLICT (image_path) DO UPDATE SET image_path = excluded.image_path"
     " RETURNING id";
   sqlite3_stmt *stmt = prepare (self, sql, error);
   g_autofree char *extras = NULL;
@@ -516,10 +571,6 @@ insert_record (HbHistoryStore           *self,
   bind_count (stmt, ":clip_skip", record->clip_skip);
   bind_real (stmt, ":duration", record->duration_s);
   bind_text (stmt, ":image_path", record->image_path);
-  if (thumbnail != NULL)
-    sqlite3_bind_blob (stmt, sqlite3_bind_parameter_index (stmt, ":thumbnail"),
-                       g_bytes_get_data (thumbnail, NULL), (int) g_bytes_get_size (thumbnail),
-                       SQLITE_TRANSIENT);
   bind_int64 (stmt, ":favourite", record->favourite ? 1 : 0);
   bind_count (stmt, ":parent_id", record->parent_id);
   bind_text (stmt, ":sketch_path", record->sketch_path);
@@ -534,6 +585,16 @@ insert_record (HbHistoryStore           *self,
     }
   id = sqlite3_column_int64 (stmt, 0);
   sqlite3_reset (stmt);
+
+  stmt = prepare (self, "INSERT OR REPLACE INTO thumbnails (id, png) VALUES (:id, :png)", error);
+  if (stmt == NULL)
+    return 0;
+  bind_int64 (stmt, ":id", id);
+  sqlite3_bind_blob (stmt, sqlite3_bind_parameter_index (stmt, ":png"),
+                     g_bytes_get_data (thumbnail, NULL), (int) g_bytes_get_size (thumbnail),
+                     SQLITE_TRANSIENT);
+  if (!step_done (self, stmt, error))
+    return 0;
   return id;
 }
 
@@ -543,6 +604,52 @@ make_thumbnail (const HbImage *image, GError **error)
   g_autoptr(HbImage) small = hb_image_scale_down (image, HB_HISTORY_THUMBNAIL_SIZE);
 
   return hb_png_encode (small, error);
+}
+
+/* ---- search words --------------------------------------------------------- */
+
+static gboolean
+is_cjk (gunichar c)
+{
+  GUnicodeScript script = g_unichar_get_script (c);
+
+  return script == G_UNICODE_SCRIPT_HAN || script == G_UNICODE_SCRIPT_HIRAGANA
+         || script == G_UNICODE_SCRIPT_KATAKANA || script == G_UNICODE_SCRIPT_HANGUL
+         || script == G_UNICODE_SCRIPT_BOPOMOFO;
+}
+
+/* The text with a space after every CJK character, so a word tokenizer
+ * sees each one as a word. */
+static void
+append_search_words (GString *out, const char *text)
+{
+  for (const char *p = text; p != NULL && *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (is_cjk (c))
+        g_string_append_printf (out, " %.*s ", (int) (g_utf8_next_char (p) - p), p);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+}
+
+static void
+search_words_sql (sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+  GString *out = g_string_new (NULL);
+
+  append_search_words (out, (const char *) sqlite3_value_text (argv[0]));
+  sqlite3_result_text (context, out->str, (int) out->len, g_free);
+  g_string_free (out, FALSE);
+}
+
+void
+hb_history_register_functions (sqlite3 *db)
+{
+  sqlite3_create_function (db, "hb_search_words", 1,
+                           SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                           NULL, search_words_sql, NULL, NULL);
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -610,18 +717,18 @@ quick_check (HbHistoryStore *self, GError **error)
   return rc == SQLITE_ROW && (error == NULL || *error == NULL);
 }
 
-/* *corrupt is set when the file is there but not a sound database; other
- * failures (permissions, a full disk) must not lead to moving it aside. */
+/* Damage is reported as HB_HISTORY_ERROR_CORRUPT; other failures
+ * (permissions, a full disk) must not lead to moving the file aside.
+ * check: run the full integrity check, which reads every page (most of a
+ * second at 100 000 rows). */
 static gboolean
-open_database (HbHistoryStore *self, const char *path, gboolean *corrupt, GError **error)
+open_database (HbHistoryStore *self, const char *path, gboolean check, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
-
-  *corrupt = FALSE;
   if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
     {
-      *corrupt = self->db != NULL && is_corruption (self);
-      if (!*corrupt)
+      if (self->db != NULL && is_corruption (self))
+        set_db_error (self, error);
+      else
         g_set_error (error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_DATABASE,
                      _("Cannot open the history database “%s”: %s. Check that "
                        "the folder is writable."),
@@ -630,14 +737,12 @@ open_database (HbHistoryStore *self, const char *path, gboolean *corrupt, GError
       return FALSE;
     }
   sqlite3_busy_timeout (self->db, 5000);
+  hb_history_register_functions (self->db);
 
-  if (exec_sql (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", &local_error)
-      && quick_check (self, &local_error)
-      && migrate (self, &local_error))
+  if (exec_sql (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", error)
+      && (!check || quick_check (self, error))
+      && migrate (self, error))
     return TRUE;
-
-  *corrupt = g_error_matches (local_error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_CORRUPT);
-  g_propagate_error (error, g_steal_pointer (&local_error));
   close_database (self);
   return FALSE;
 }
@@ -835,14 +940,25 @@ reconcile (HbHistoryStore *self, guint *n_failed, GError **error)
 
 static gboolean purge_trashed (HbHistoryStore *self, const gint64 *ids, guint n_ids, GError **error);
 
+static gboolean
+start_database (HbHistoryStore *self, const char *db_path, gboolean check,
+                int *added, guint *n_failed, GError **error)
+{
+  if (!open_database (self, db_path, check, error)
+      || !purge_trashed (self, NULL, 0, error))
+    return FALSE;
+  *added = reconcile (self, n_failed, error);
+  return *added >= 0;
+}
+
 static gpointer
 open_job (HbHistoryStore *self, gpointer data, GError **error)
 {
   g_autofree char *db_path = g_build_filename (self->folder, "history.db", NULL);
   g_autofree char *pictures = g_build_filename (self->folder, "pictures", NULL);
+  g_autofree char *wal_path = NULL;
   g_autofree char *aside = NULL;
   g_autoptr(GError) local_error = NULL;
-  gboolean corrupt;
   guint n_failed;
   int added;
 
@@ -856,24 +972,25 @@ open_job (HbHistoryStore *self, gpointer data, GError **error)
       return NULL;
     }
 
-  if (!open_database (self, db_path, &corrupt, &local_error))
+  /* A clean close removes the write-ahead log; finding one means a crash
+   * (or another Huabu running), the time to check every page. Otherwise
+   * damage shows itself as an error in the reads below, which touch the
+   * schema and the main table's indexes. */
+  wal_path = g_strconcat (db_path, "-wal", NULL);
+  if (!start_database (self, db_path, g_file_test (wal_path, G_FILE_TEST_EXISTS),
+                       &added, &n_failed, &local_error))
     {
-      if (!corrupt)
+      if (!g_error_matches (local_error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_CORRUPT))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;
         }
       g_message ("%s", local_error->message);
+      close_database (self);
       aside = move_aside (db_path, error);
-      if (aside == NULL || !open_database (self, db_path, &corrupt, error))
+      if (aside == NULL || !start_database (self, db_path, FALSE, &added, &n_failed, error))
         return NULL;
     }
-
-  if (!purge_trashed (self, NULL, 0, error))
-    return NULL;
-  added = reconcile (self, &n_failed, error);
-  if (added < 0)
-    return NULL;
 
   if (aside != NULL)
     self->notice = g_strdup_printf (_("The history database was damaged. It was moved "
@@ -1108,180 +1225,6 @@ query_data_new (const HbHistoryQuery *query, guint offset, guint limit)
   return data;
 }
 
-/* Terms of three characters or more go to the trigram index, phrase-quoted
- * so punctuation is matched literally; shorter ones (a single CJK
- * character is a word) cannot use trigrams and become LIKE patterns. */
-static void
-split_search_text (const char *text, GString *match, GPtrArray *likes)
-{
-  const char *p = text;
-
-  while (p != NULL && *p != '\0')
-    {
-      const char *start, *end;
-      g_autofree char *term = NULL;
-
-      while (g_ascii_isspace (*p))
-        p++;
-      if (*p == '\0')
-        break;
-      if (*p == '"' && strchr (p + 1, '"') != NULL)
-        {
-          start = p + 1;
-          end = strchr (start, '"');
-          p = end + 1;
-        }
-      else
-        {
-          start = p;
-          for (end = p; *end != '\0' && !g_ascii_isspace (*end); end++)
-            ;
-          p = end;
-        }
-      term = g_strndup (start, end - start);
-      if (term[0] == '\0')
-        continue;
-
-      if (g_utf8_strlen (term, -1) >= 3)
-        {
-          g_autofree char *escaped = NULL;
-          g_auto(GStrv) parts = g_strsplit (term, "\"", -1);
-
-          escaped = g_strjoinv ("\"\"", parts);
-          g_string_append_printf (match, "%s\"%s\"", match->len ? " AND " : "", escaped);
-        }
-      else
-        {
-          GString *pattern = g_string_new ("%");
-
-          for (const char *c = term; *c != '\0'; c++)
-            {
-              if (*c == '%' || *c == '_' || *c == '\\')
-                g_string_append_c (pattern, '\\');
-              g_string_append_c (pattern, *c);
-            }
-          g_string_append_c (pattern, '%');
-          g_ptr_array_add (likes, g_string_free (pattern, FALSE));
-        }
-    }
-}
-
-static sqlite3_stmt *
-prepare_query (HbHistoryStore *self, const QueryData *query, gboolean count, GError **error)
-{
-  g_autoptr(GString) match = g_string_new (NULL);
-  g_autoptr(GPtrArray) likes = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GString) sql = g_string_new ("SELECT ");
-  sqlite3_stmt *stmt;
-
-  split_search_text (query->text, match, likes);
-  g_string_append (sql, count ? "count(*)" : RECORD_COLUMNS);
-  if (match->len > 0)
-    g_string_append (sql, " FROM generations_fts JOIN generations g ON g.id = generations_fts.rowid"
-                          " WHERE generations_fts MATCH :match AND g.trashed = 0");
-  else
-    g_string_append (sql, " FROM generations g WHERE g.trashed = 0");
-  if (query->favourites_only)
-    g_string_append (sql, " AND g.favourite = 1");
-  if (query->model_name != NULL)
-    g_string_append (sql, " AND g.model_name = :model");
-  if (query->from_us != 0)
-    g_string_append (sql, " AND g.created >= :from");
-  if (query->until_us != 0)
-    g_string_append (sql, " AND g.created < :until");
-  for (guint i = 0; i < likes->len; i++)
-    g_string_append_printf (sql, " AND (g.prompt LIKE :like%u ESCAPE '\\'"
-                                 " OR g.negative_prompt LIKE :like%u ESCAPE '\\')", i, i);
-  if (!count)
-    g_string_append_printf (sql, " ORDER BY %sg.created DESC, g.id DESC LIMIT :limit OFFSET :offset",
-                            match->len > 0 ? "generations_fts.rank, " : "");
-
-  stmt = prepare (self, sql->str, error);
-  if (stmt == NULL)
-    return NULL;
-  if (match->len > 0)
-    bind_text (stmt, ":match", match->str);
-  if (query->model_name != NULL)
-    bind_text (stmt, ":model", query->model_name);
-  if (query->from_us != 0)
-    bind_int64 (stmt, ":from", query->from_us);
-  if (query->until_us != 0)
-    bind_int64 (stmt, ":until", query->until_us);
-  for (guint i = 0; i < likes->len; i++)
-    {
-      g_autofree char *name = g_strdup_printf (":like%u", i);
-
-      bind_text (stmt, name, g_ptr_array_index (likes, i));
-    }
-  if (!count)
-    {
-      bind_int64 (stmt, ":limit", query->limit);
-      bind_int64 (stmt, ":offset", query->offset);
-    }
-  return stmt;
-}
-
-static gpointer
-query_job (HbHistoryStore *self, gpointer data, GError **error)
-{
-  sqlite3_stmt *stmt = prepare_query (self, data, FALSE, error);
-  g_autoptr(GPtrArray) records = NULL;
-  int rc;
-
-  if (stmt == NULL)
-    return NULL;
-  records = g_ptr_array_new_with_free_func ((GDestroyNotify) hb_generation_record_free);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (records, record_from_row (stmt));
-  if (rc != SQLITE_DONE)
-    {
-      set_db_error (self, error);
-      sqlite3_reset (stmt);
-      return NULL;
-    }
-  sqlite3_reset (stmt);
-  return g_steal_pointer (&records);
-}
-
-static gpointer
-count_job (HbHistoryStore *self, gpointer data, GError **error)
-{
-  sqlite3_stmt *stmt = prepare_query (self, data, TRUE, error);
-  guint *count;
-
-  if (stmt == NULL)
-    return NULL;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    {
-      set_db_error (self, error);
-      sqlite3_reset (stmt);
-      return NULL;
-    }
-  count = g_new (guint, 1);
-  *count = (guint) sqlite3_column_int64 (stmt, 0);
-  sqlite3_reset (stmt);
-  return count;
-}
-
-static gpointer
-thumbnail_job (HbHistoryStore *self, gpointer data, GError **error)
-{
-  gint64 id = *(gint64 *) data;
-  sqlite3_stmt *stmt = prepare (self, "SELECT thumbnail FROM generations WHERE id = :id", error);
-  GBytes *bytes = NULL;
-
-  if (stmt == NULL)
-    return NULL;
-  bind_int64 (stmt, ":id", id);
-  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) == SQLITE_BLOB)
-    bytes = g_bytes_new (sqlite3_column_blob (stmt, 0), sqlite3_column_bytes (stmt, 0));
-  else
-    g_set_error (error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_NOT_FOUND,
-                 _("Generation %" G_GINT64_FORMAT " has no thumbnail."), id);
-  sqlite3_reset (stmt);
-  return bytes;
-}
-
 typedef struct {
   gint64   *ids;
   guint     n_ids;
@@ -1313,6 +1256,388 @@ ids_data_new (const gint64 *ids, guint n_ids, gboolean flag, const char *folder)
 
 /* Runs sql (with :id, and :value if it has one) for each id, in one
  * transaction. */
+/* Ranking by bm25 costs about 5 µs per match: beyond this many matches,
+ * newest first keeps a search under 20 ms (and a ranking of thousands of
+ * near-equal prompts would not help anyone). */
+#define RANK_LIMIT 2000
+
+typedef struct {
+  GString   *trigrams;  /* query for generations_fts; "" when none */
+  GString   *words;     /* query for generations_words; "" when none */
+  GPtrArray *likes;     /* LIKE patterns for terms no index can take */
+} SearchTerms;
+
+static void
+search_terms_clear (SearchTerms *terms)
+{
+  g_string_free (terms->trigrams, TRUE);
+  g_string_free (terms->words, TRUE);
+  g_ptr_array_unref (terms->likes);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SearchTerms, search_terms_clear)
+
+/* An FTS5 phrase: the text in double quotes, its own quotes doubled. */
+static void
+append_phrase (GString *query, const char *text, gboolean prefix)
+{
+  if (query->len > 0)
+    g_string_append (query, " AND ");
+  g_string_append_c (query, '"');
+  for (const char *c = text; *c != '\0'; c++)
+    {
+      if (*c == '"')
+        g_string_append_c (query, '"');
+      g_string_append_c (query, *c);
+    }
+  g_string_append (query, prefix ? "\"*" : "\"");
+}
+
+typedef enum {
+  TERM_WORDS,     /* letters, digits and CJK only */
+  TERM_SYMBOLS,   /* punctuation too, and long enough for trigrams */
+  TERM_SCAN,      /* neither: a lone "%" or "C+" */
+} TermKind;
+
+static TermKind
+classify_term (const char *term, gboolean *has_cjk)
+{
+  gboolean words_only = TRUE;
+
+  *has_cjk = FALSE;
+  for (const char *p = term; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      *has_cjk |= is_cjk (c);
+      words_only &= g_unichar_isalnum (c) || g_unichar_ismark (c);
+    }
+  if (words_only)
+    return TERM_WORDS;
+  return g_utf8_strlen (term, -1) >= 3 ? TERM_SYMBOLS : TERM_SCAN;
+}
+
+/* Words go to the word index: a CJK word as the phrase of its characters
+ * (so it matches anywhere, as CJK has no spaces), any other word as a
+ * prefix ("cat" finds "cats"). A term with punctuation must match as
+ * written, so it goes to the trigram index; what neither index can take
+ * becomes a LIKE pattern, which reads every row. */
+static void
+split_search_text (const char *text, SearchTerms *terms)
+{
+  const char *p = text;
+
+  terms->trigrams = g_string_new (NULL);
+  terms->words = g_string_new (NULL);
+  terms->likes = g_ptr_array_new_with_free_func (g_free);
+
+  while (p != NULL && *p != '\0')
+    {
+      const char *start, *end;
+      g_autofree char *term = NULL;
+      g_autoptr(GString) spaced = NULL;
+      gboolean has_cjk;
+
+      while (g_ascii_isspace (*p))
+        p++;
+      if (*p == '\0')
+        break;
+      if (*p == '"' && strchr (p + 1, '"') != NULL)
+        {
+          start = p + 1;
+          end = strchr (start, '"');
+          p = end + 1;
+        }
+      else
+        {
+          start = p;
+          for (end = p; *end != '\0' && !g_ascii_isspace (*end); end++)
+            ;
+          p = end;
+        }
+      term = g_strndup (start, end - start);
+      if (term[0] == '\0' || !g_utf8_validate (term, -1, NULL))
+        continue;
+
+      switch (classify_term (term, &has_cjk))
+        {
+        case TERM_WORDS:
+          spaced = g_string_new (NULL);
+          append_search_words (spaced, term);
+          append_phrase (terms->words, spaced->str, !has_cjk);
+          break;
+        case TERM_SYMBOLS:
+          append_phrase (terms->trigrams, term, FALSE);
+          break;
+        case TERM_SCAN:
+        default:
+          {
+            GString *pattern = g_string_new ("%");
+
+            for (const char *c = term; *c != '\0'; c++)
+              {
+                if (*c == '%' || *c == '_' || *c == '\\')
+                  g_string_append_c (pattern, '\\');
+                g_string_append_c (pattern, *c);
+              }
+            g_string_append_c (pattern, '%');
+            g_ptr_array_add (terms->likes, g_string_free (pattern, FALSE));
+          }
+          break;
+        }
+    }
+}
+
+typedef enum {
+  SELECT_COUNT,
+  SELECT_IDS,
+  SELECT_RECORDS,
+} SelectWhat;
+
+static gboolean
+has_filters (const QueryData *query, const SearchTerms *terms)
+{
+  return query->favourites_only || query->model_name != NULL || query->from_us != 0
+         || query->until_us != 0 || terms->likes->len > 0;
+}
+
+static sqlite3_stmt *
+prepare_query (HbHistoryStore    *self,
+               const QueryData   *query,
+               const SearchTerms *terms,
+               SelectWhat         what,
+               gboolean           ranked,
+               GError           **error)
+{
+  g_autoptr(GString) sql = g_string_new ("SELECT ");
+  gboolean trigrams = terms->trigrams->len > 0, words = terms->words->len > 0;
+  const char *source = words ? "generations_words" : trigrams ? "generations_fts" : NULL;
+  /* The full-text indexes hold live rows only: without filters, ids and
+   * counts need not read a single row. */
+  gboolean join = source == NULL || what == SELECT_RECORDS || has_filters (query, terms);
+  sqlite3_stmt *stmt;
+
+  if (what == SELECT_COUNT)
+    g_string_append (sql, "count(*)");
+  else if (what == SELECT_RECORDS)
+    g_string_append (sql, RECORD_COLUMNS);
+  else
+    g_string_append_printf (sql, "%s", join ? "g.id" : "rowid");
+
+  if (source == NULL)
+    g_string_append (sql, " FROM generations g WHERE g.trashed = 0");
+  else if (join)
+    g_string_append_printf (sql, " FROM %s JOIN generations g ON g.id = %s.rowid WHERE %s MATCH :%s",
+                            source, source, source, words ? "words" : "trigrams");
+  else
+    g_string_append_printf (sql, " FROM %s WHERE %s MATCH :%s", source, source,
+                            words ? "words" : "trigrams");
+  /* The unary + keeps SQLite from handing the rowids to the word index one
+   * at a time, which would rerun its query for each. */
+  if (words && trigrams)
+    g_string_append (sql, " AND +generations_words.rowid IN (SELECT rowid FROM generations_fts"
+                          " WHERE generations_fts MATCH :trigrams)");
+  if (query->favourites_only)
+    g_string_append (sql, " AND g.favourite = 1");
+  if (query->model_name != NULL)
+    g_string_append (sql, " AND g.model_name = :model");
+  if (query->from_us != 0)
+    g_string_append (sql, " AND g.created >= :from");
+  if (query->until_us != 0)
+    g_string_append (sql, " AND g.created < :until");
+  for (guint i = 0; i < terms->likes->len; i++)
+    g_string_append_printf (sql, " AND (g.prompt LIKE :like%u ESCAPE '\\'"
+                                 " OR g.negative_prompt LIKE :like%u ESCAPE '\\')", i, i);
+  if (what != SELECT_COUNT)
+    {
+      if (source == NULL)
+        g_string_append (sql, " ORDER BY g.created DESC, g.id DESC");
+      else if (ranked)
+        g_string_append_printf (sql, " ORDER BY %s.rank, %s.rowid DESC", source, source);
+      else
+        g_string_append_printf (sql, " ORDER BY %s.rowid DESC", source);
+    }
+  if (what == SELECT_RECORDS)
+    g_string_append (sql, " LIMIT :limit OFFSET :offset");
+
+  stmt = prepare (self, sql->str, error);
+  if (stmt == NULL)
+    return NULL;
+  if (trigrams)
+    bind_text (stmt, ":trigrams", terms->trigrams->str);
+  if (words)
+    bind_text (stmt, ":words", terms->words->str);
+  if (query->model_name != NULL)
+    bind_text (stmt, ":model", query->model_name);
+  if (query->from_us != 0)
+    bind_int64 (stmt, ":from", query->from_us);
+  if (query->until_us != 0)
+    bind_int64 (stmt, ":until", query->until_us);
+  for (guint i = 0; i < terms->likes->len; i++)
+    {
+      g_autofree char *name = g_strdup_printf (":like%u", i);
+
+      bind_text (stmt, name, g_ptr_array_index (terms->likes, i));
+    }
+  if (what == SELECT_RECORDS)
+    {
+      bind_int64 (stmt, ":limit", query->limit);
+      bind_int64 (stmt, ":offset", query->offset);
+    }
+  return stmt;
+}
+
+static gboolean
+count_matches (HbHistoryStore    *self,
+               const QueryData   *query,
+               const SearchTerms *terms,
+               guint             *count,
+               GError           **error)
+{
+  sqlite3_stmt *stmt = prepare_query (self, query, terms, SELECT_COUNT, FALSE, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      set_db_error (self, error);
+      sqlite3_reset (stmt);
+      return FALSE;
+    }
+  *count = (guint) sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* Text searches with few enough matches are ranked. */
+static gboolean
+should_rank (HbHistoryStore *self, const QueryData *query, const SearchTerms *terms,
+             gboolean *ranked, GError **error)
+{
+  guint total;
+
+  *ranked = FALSE;
+  if (terms->words->len == 0 && terms->trigrams->len == 0)
+    return TRUE;
+  if (!count_matches (self, query, terms, &total, error))
+    return FALSE;
+  *ranked = total <= RANK_LIMIT;
+  return TRUE;
+}
+
+static gpointer
+query_job (HbHistoryStore *self, gpointer data, GError **error)
+{
+  const QueryData *query = data;
+  g_auto(SearchTerms) terms = { NULL };
+  g_autoptr(GPtrArray) records = NULL;
+  gboolean ranked;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  split_search_text (query->text, &terms);
+  if (!should_rank (self, query, &terms, &ranked, error))
+    return NULL;
+  stmt = prepare_query (self, query, &terms, SELECT_RECORDS, ranked, error);
+  if (stmt == NULL)
+    return NULL;
+  records = g_ptr_array_new_with_free_func ((GDestroyNotify) hb_generation_record_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (records, record_from_row (stmt));
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (self, error);
+      return NULL;
+    }
+  return g_steal_pointer (&records);
+}
+
+static gpointer
+query_ids_job (HbHistoryStore *self, gpointer data, GError **error)
+{
+  const QueryData *query = data;
+  g_auto(SearchTerms) terms = { NULL };
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gboolean ranked;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  split_search_text (query->text, &terms);
+  if (!should_rank (self, query, &terms, &ranked, error))
+    return NULL;
+  stmt = prepare_query (self, query, &terms, SELECT_IDS, ranked, error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (ids, id);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (self, error);
+      return NULL;
+    }
+  return g_steal_pointer (&ids);
+}
+
+static gpointer
+count_job (HbHistoryStore *self, gpointer data, GError **error)
+{
+  g_auto(SearchTerms) terms = { NULL };
+  guint count;
+
+  split_search_text (((QueryData *) data)->text, &terms);
+  if (!count_matches (self, data, &terms, &count, error))
+    return NULL;
+  return g_memdup2 (&count, sizeof count);
+}
+
+static gpointer
+get_many_job (HbHistoryStore *self, gpointer data, GError **error)
+{
+  IdsData *list = data;
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) hb_generation_record_free);
+
+  for (guint i = 0; i < list->n_ids; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      HbGenerationRecord *record = get_job (self, &list->ids[i], &local_error);
+
+      /* A row deleted meanwhile (by another process) leaves a hole that
+       * the caller sees as a missing id, not as a failure. */
+      if (record != NULL)
+        g_ptr_array_add (records, record);
+      else if (!g_error_matches (local_error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&records);
+}
+
+static gpointer
+thumbnail_job (HbHistoryStore *self, gpointer data, GError **error)
+{
+  gint64 id = *(gint64 *) data;
+  sqlite3_stmt *stmt = prepare (self, "SELECT png FROM thumbnails WHERE id = :id", error);
+  GBytes *bytes = NULL;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_int64 (stmt, ":id", id);
+  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) == SQLITE_BLOB)
+    bytes = g_bytes_new (sqlite3_column_blob (stmt, 0), sqlite3_column_bytes (stmt, 0));
+  else
+    g_set_error (error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_NOT_FOUND,
+                 _("Generation %" G_GINT64_FORMAT " has no thumbnail."), id);
+  sqlite3_reset (stmt);
+  return bytes;
+}
+
 static gboolean
 update_ids (HbHistoryStore *self, const char *sql, const gint64 *ids, guint n_ids,
             gint64 value, GError **error)
@@ -1713,6 +2038,34 @@ hb_history_store_query (HbHistoryStore       *self,
   return records;
 }
 
+GArray *
+hb_history_store_query_ids (HbHistoryStore       *self,
+                            const HbHistoryQuery *query,
+                            GError              **error)
+{
+  QueryData *data;
+  GArray *ids;
+
+  g_return_val_if_fail (HB_IS_HISTORY_STORE (self), NULL);
+  data = query_data_new (query, 0, 0);
+  ids = run_sync (self, query_ids_job, data, FALSE, error);
+  query_data_free (data);
+  return ids;
+}
+
+GPtrArray *
+hb_history_store_get_many (HbHistoryStore *self, const gint64 *ids, guint n_ids, GError **error)
+{
+  IdsData *data;
+  GPtrArray *records;
+
+  g_return_val_if_fail (HB_IS_HISTORY_STORE (self), NULL);
+  data = ids_data_new (ids, n_ids, FALSE, NULL);
+  records = run_sync (self, get_many_job, data, FALSE, error);
+  ids_data_free (data);
+  return records;
+}
+
 gboolean
 hb_history_store_count (HbHistoryStore       *self,
                         const HbHistoryQuery *query,
@@ -1853,6 +2206,47 @@ hb_history_store_query_async (HbHistoryStore       *self,
 
 GPtrArray *
 hb_history_store_query_finish (HbHistoryStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+hb_history_store_query_ids_async (HbHistoryStore       *self,
+                                  const HbHistoryQuery *query,
+                                  GCancellable         *cancellable,
+                                  GAsyncReadyCallback   callback,
+                                  gpointer              user_data)
+{
+  g_return_if_fail (HB_IS_HISTORY_STORE (self));
+  run_async (self, query_ids_job, query_data_new (query, 0, 0), query_data_free,
+             (GDestroyNotify) g_array_unref, FALSE, hb_history_store_query_ids_async,
+             cancellable, callback, user_data);
+}
+
+GArray *
+hb_history_store_query_ids_finish (HbHistoryStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+hb_history_store_get_many_async (HbHistoryStore      *self,
+                                 const gint64        *ids,
+                                 guint                n_ids,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (HB_IS_HISTORY_STORE (self));
+  run_async (self, get_many_job, ids_data_new (ids, n_ids, FALSE, NULL), ids_data_free,
+             (GDestroyNotify) g_ptr_array_unref, FALSE, hb_history_store_get_many_async,
+             cancellable, callback, user_data);
+}
+
+GPtrArray *
+hb_history_store_get_many_finish (HbHistoryStore *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

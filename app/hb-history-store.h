@@ -66,12 +66,24 @@ gint64              hb_history_store_add             (HbHistoryStore     *self,
                                                       const HbImage      *mask,
                                                       GError            **error);
 HbGenerationRecord *hb_history_store_get             (HbHistoryStore *self, gint64 id, GError **error);
-/* Newest first; with text, best match first (bm25). Array of records. */
+/* Newest first. With text, every term must occur in the prompt or the
+ * negative prompt: a word as a word prefix ("cat" finds "cats"), CJK text
+ * anywhere, a term with punctuation ("(best quality:1.2)") as written;
+ * "quoted words" count as one term. Best match first (bm25) when there are
+ * up to 2000 matches, else newest first. Array of records. */
 GPtrArray          *hb_history_store_query           (HbHistoryStore       *self,
                                                       const HbHistoryQuery *query,
                                                       guint                 offset,
                                                       guint                 limit,
                                                       GError              **error);
+/* Every match's id, in the same order: what a list view pages through,
+ * fetching records with get_many as it scrolls. Array of gint64. */
+GArray             *hb_history_store_query_ids       (HbHistoryStore       *self,
+                                                      const HbHistoryQuery *query,
+                                                      GError              **error);
+/* Records of ids, in that order; ids no longer there are skipped. */
+GPtrArray          *hb_history_store_get_many        (HbHistoryStore *self, const gint64 *ids,
+                                                      guint n_ids, GError **error);
 gboolean            hb_history_store_count           (HbHistoryStore       *self,
                                                       const HbHistoryQuery *query,
                                                       guint                *count,
@@ -123,6 +135,21 @@ void                hb_history_store_query_async     (HbHistoryStore       *self
                                                       GAsyncReadyCallback   callback,
                                                       gpointer              user_data);
 GPtrArray          *hb_history_store_query_finish    (HbHistoryStore *self, GAsyncResult *result,
+                                                      GError **error);
+void                hb_history_store_query_ids_async (HbHistoryStore       *self,
+                                                      const HbHistoryQuery *query,
+                                                      GCancellable         *cancellable,
+                                                      GAsyncReadyCallback   callback,
+                                                      gpointer              user_data);
+GArray             *hb_history_store_query_ids_finish (HbHistoryStore *self, GAsyncResult *result,
+                                                       GError **error);
+void                hb_history_store_get_many_async  (HbHistoryStore      *self,
+                                                      const gint64        *ids,
+                                                      guint                n_ids,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+GPtrArray          *hb_history_store_get_many_finish (HbHistoryStore *self, GAsyncResult *result,
                                                       GError **error);
 void                hb_history_store_get_thumbnail_async  (HbHistoryStore      *self,
                                                            gint64               id,

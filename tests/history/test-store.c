@@ -211,6 +211,15 @@ test_search (void)
   g_assert_cmpuint (found->len, ==, 2);
   g_clear_pointer (&found, g_ptr_array_unref);
 
+  found = search (store, "窗台");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  /* A word matches as a prefix of a word, case aside. */
+  found = search (store, "QUI");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (prompt_at (found, 0), ==, "a quiet forest");
+  g_clear_pointer (&found, g_ptr_array_unref);
+
   found = search (store, "(masterpiece:1.2)");
   g_assert_cmpuint (found->len, ==, 1);
   g_assert_cmpstr (prompt_at (found, 0), ==, "a red dog, (masterpiece:1.2), best quality");
