@@ -39,12 +39,12 @@ void         hb_tokenizer_free          (HbTokenizer *tok);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbTokenizer, hb_tokenizer_free)
 
 /* Where the tokenizer for a model lives, first match wins:
- * explicit_path (a folder, or a file inside it), $HUABU_CLIP_TOKENIZER,
- * beside the model (model_path may be a diffusers folder or a single
- * .safetensors file; its tokenizer/ folder or its own folder), then the
- * Hugging Face cache's openai/clip-vit-large-patch14 snapshots. A folder
- * counts when it holds merges.txt. Either may be NULL. Returns the folder;
- * the error lists every place looked at. */
+ * explicit_path (a folder, or a file inside it); the model's own (model_path
+ * may be a diffusers folder or a single .safetensors file: its tokenizer/
+ * folder, then its own folder); $HUABU_CLIP_TOKENIZER; then the Hugging
+ * Face cache's openai/clip-vit-large-patch14 snapshots. A folder counts
+ * when it holds merges.txt. Either argument may be NULL. Returns the
+ * folder; the error lists every place looked at. */
 char        *hb_tokenizer_find          (const char *explicit_path, const char *model_path,
                                          GError **error);
 HbTokenizer *hb_tokenizer_load          (const char *explicit_path, const char *model_path,

@@ -40,8 +40,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (hb_st_dtype_is_float (t->dtype) && t->nbytes <= 1 << 20)
         {
           g_autofree float *f = hb_st_tensor_convert (t, HB_DTYPE_F32, NULL);
+          g_autofree guint16 *h = t->ndim == 4 ? hb_st_tensor_convert_conv (t, HB_DTYPE_F16, NULL)
+                                               : NULL;
 
-          if (f == NULL)
+          if (f == NULL || (t->ndim == 4 && h == NULL))
             abort ();
         }
       (void) sink;

@@ -142,28 +142,46 @@ test_permute (void)
   const float src[12] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
   const float want[12] = { 0, 2, 4, 1, 3, 5, 6, 8, 10, 7, 9, 11 };
   float dst[12];
-  g_autoptr(GBytes) bytes = make_file ("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3,1,2],"
-                                       "\"data_offsets\":[0,48]}}", 48);
-  guint8 *buf = g_memdup2 (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HbSafetensors) st = NULL;
-  g_autofree float *conv = NULL;
-  g_autofree guint16 *conv16 = NULL;
+  guint16 src16[12], dst16[12];
 
   hb_permute_oihw_to_ohwi (src, dst, sizeof (float), 2, 3, 1, 2);
   g_assert_cmpmem (dst, sizeof dst, want, sizeof want);
-
-  memcpy (buf + g_bytes_get_size (bytes) - 48, src, 48);
-  st = hb_safetensors_new_from_data (buf, g_bytes_get_size (bytes), "x.safetensors", &error);
-  g_assert_no_error (error);
-  conv = hb_st_tensor_convert_conv (hb_safetensors_find (st, "w"), HB_DTYPE_F32, &error);
-  g_assert_no_error (error);
-  g_assert_cmpmem (conv, sizeof want, want, sizeof want);
-  conv16 = hb_st_tensor_convert_conv (hb_safetensors_find (st, "w"), HB_DTYPE_F16, &error);
-  g_assert_no_error (error);
   for (int i = 0; i < 12; i++)
-    g_assert_cmpfloat (hb_f16_to_f32 (conv16[i]), ==, want[i]);
-  g_free (buf);
+    src16[i] = hb_f32_to_f16 (src[i]);
+  hb_permute_oihw_to_ohwi (src16, dst16, 2, 2, 3, 1, 2);
+  for (int i = 0; i < 12; i++)
+    g_assert_cmpfloat (hb_f16_to_f32 (dst16[i]), ==, want[i]);
+
+  /* Data aligned and not (header padded with 0 to 3 spaces), F32 and F16
+   * stored, F32 and F16 wanted: every path of the conversion. */
+  for (int pad = 0; pad < 4; pad++)
+    for (int stored16 = 0; stored16 < 2; stored16++)
+      {
+        g_autofree char *header = g_strdup_printf ("{\"w\":{\"dtype\":\"%s\",\"shape\":[2,3,1,2],"
+                                                   "\"data_offsets\":[0,%d]}}%*s",
+                                                   stored16 ? "F16" : "F32", stored16 ? 24 : 48,
+                                                   pad, "");
+        gsize nbytes = stored16 ? 24 : 48;
+        g_autoptr(GBytes) bytes = make_file (header, nbytes);
+        g_autofree guint8 *buf = g_memdup2 (g_bytes_get_data (bytes, NULL),
+                                            g_bytes_get_size (bytes));
+        g_autoptr(GError) error = NULL;
+        g_autoptr(HbSafetensors) st = NULL;
+        g_autofree float *conv = NULL;
+        g_autofree guint16 *conv16 = NULL;
+
+        memcpy (buf + g_bytes_get_size (bytes) - nbytes, stored16 ? (const void *) src16 : src,
+                nbytes);
+        st = hb_safetensors_new_from_data (buf, g_bytes_get_size (bytes), "x.safetensors", &error);
+        g_assert_no_error (error);
+        conv = hb_st_tensor_convert_conv (hb_safetensors_find (st, "w"), HB_DTYPE_F32, &error);
+        g_assert_no_error (error);
+        g_assert_cmpmem (conv, sizeof want, want, sizeof want);
+        conv16 = hb_st_tensor_convert_conv (hb_safetensors_find (st, "w"), HB_DTYPE_F16, &error);
+        g_assert_no_error (error);
+        for (int i = 0; i < 12; i++)
+          g_assert_cmpfloat (hb_f16_to_f32 (conv16[i]), ==, want[i]);
+      }
 }
 
 static void

@@ -376,6 +376,36 @@ test_vocab_json_and_find (void)
   /* a b b b</w> -> ab b b</w> -> abb b</w> */
   assert_ids (ids, want, 2);
 
+  /* invalid UTF-8 inside weight syntax (found by fuzz-prompt) reads as
+   * U+FFFD, as everywhere else */
+  {
+    g_autoptr(HbTokens) bad = hb_tokenizer_encode (tok, "(oj:1.2\xff]a (phoo {a]`cat\xc3");
+    g_autoptr(HbTokens) good = hb_tokenizer_encode (tok, "(oj:1.2\xef\xbf\xbd]a (phoo {a]`cat"
+                                                         "\xef\xbf\xbd");
+
+    g_assert_cmpuint (bad->n_tokens, ==, good->n_tokens);
+    g_assert_cmpmem (bad->ids, HB_CLIP_CONTEXT * 4, good->ids, HB_CLIP_CONTEXT * 4);
+    g_assert_cmpmem (bad->weights, HB_CLIP_CONTEXT * 4, good->weights, HB_CLIP_CONTEXT * 4);
+  }
+
+  /* the model's own tokenizer wins over the environment's */
+  {
+    g_autofree char *other = g_build_filename (root, "other", NULL);
+    g_autofree char *own = NULL;
+
+    g_mkdir_with_parents (other, 0700);
+    write_file (other, "merges.txt", "#version: 0.2\na b\n");
+    g_setenv ("HUABU_CLIP_TOKENIZER", other, TRUE);
+    own = hb_tokenizer_find (NULL, model, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (own, ==, tok_dir);
+    g_clear_pointer (&own, g_free);
+    own = hb_tokenizer_find (NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (own, ==, other);
+    g_unsetenv ("HUABU_CLIP_TOKENIZER");
+  }
+
   /* an explicit file path means its folder */
   g_clear_pointer (&found, g_free);
   {
