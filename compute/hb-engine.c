@@ -421,6 +421,7 @@ ensure_graph (HbModel *model, CachedGraph *cg, const int key[4], BuildFunc build
       cached_graph_clear (model, cg);
       return FALSE;
     }
+  hb_weights_trim (model->weights);
   return TRUE;
 }
 

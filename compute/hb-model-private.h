@@ -42,6 +42,10 @@ HbTensor  *hb_weights_get        (HbWeights *w, HbGraph *g, const char *key, HbW
 HbTensor  *hb_weights_get_cat    (HbWeights *w, HbGraph *g, const char *const *keys, guint n,
                                   HbWeightRole role);
 GError    *hb_weights_error      (HbWeights *w);
+/* Gives back the host memory of every weight converted so far, once the
+ * backend holds its own copy (after hb_backend_prepare). A trimmed weight
+ * is converted again if a later graph asks for it. */
+void       hb_weights_trim       (HbWeights *w);
 const char*hb_weights_metadata   (HbWeights *w, const char *key);
 gsize      hb_weights_host_bytes (HbWeights *w);
 

@@ -6,13 +6,24 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "hb-checkpoint.h"
 #include "hb-model-private.h"
 #include "hb-safetensors.h"
 
+/* Converted copies live in their own anonymous mappings so that
+ * hb_weights_trim() can give their pages back while keeping the address
+ * reserved: backends key uploaded weights by host pointer, and a freed
+ * address handed to another tensor would alias. Tensors already in the
+ * wanted dtype and layout are used in place, straight from the mapped
+ * checkpoint. */
 typedef struct {
   gpointer data;
+  gsize    bytes;
+  gboolean in_place;    /* points into the checkpoint's mapping */
+  gboolean trimmed;     /* pages given back; reconvert before reuse */
   HbDType  dtype;
   int      ndim;
   int64_t  shape[4];
@@ -24,15 +35,85 @@ struct _HbWeights {
   GHashTable   *cache;     /* "role:key" -> Converted* */
   GError       *error;
   gsize         host_bytes;
+  GPtrArray    *retired;   /* Converted, trimmed and replaced */
 };
+
+static gsize page_size;
 
 static void
 converted_free (gpointer data)
 {
   Converted *c = data;
 
-  g_free (c->data);
+  if (!c->in_place && c->data != NULL)
+    munmap (c->data, MAX (c->bytes, 1));
   g_free (c);
+}
+
+/* Moves a g_malloc'd conversion into its own mapping. */
+static gboolean
+own_mapping (Converted *c, gpointer heap)
+{
+  gpointer mem = mmap (NULL, MAX (c->bytes, 1), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+  if (mem == MAP_FAILED)
+    {
+      g_free (heap);
+      return FALSE;
+    }
+  memcpy (mem, heap, c->bytes);
+  g_free (heap);
+  c->data = mem;
+  return TRUE;
+}
+
+/* Drops the resident pages of a read-only range of the mapped file; they
+ * come back from the page cache if read again. */
+static void
+drop_pages (const void *start, gsize len)
+{
+  guintptr a = ((guintptr) start + page_size - 1) & ~(guintptr) (page_size - 1);
+  guintptr b = ((guintptr) start + len) & ~(guintptr) (page_size - 1);
+
+  if (b > a)
+    madvise ((void *) a, b - a, MADV_DONTNEED);
+}
+
+/* A trimmed entry being replaced keeps its (empty) address range until the
+ * end, so no later conversion can land at the same address. */
+static void
+retire (HbWeights *w, const char *ckey)
+{
+  gpointer old_key, old;
+
+  if (g_hash_table_steal_extended (w->cache, ckey, &old_key, &old))
+    {
+      g_free (old_key);
+      g_ptr_array_add (w->retired, old);
+    }
+}
+
+void
+hb_weights_trim (HbWeights *w)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, w->cache);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Converted *c = value;
+
+      if (c->in_place)
+        drop_pages (c->data, c->bytes);
+      else if (!c->trimmed)
+        {
+          madvise (c->data, MAX (c->bytes, 1), MADV_DONTNEED);
+          c->trimmed = TRUE;
+          w->host_bytes -= c->bytes;
+        }
+    }
 }
 
 HbWeights *
@@ -42,7 +123,10 @@ hb_weights_new (HbCheckpoint *ckpt, HbDType matrix_dtype)
 
   w->ckpt = ckpt;
   w->matrix_dtype = matrix_dtype;
+  if (page_size == 0)
+    page_size = (gsize) sysconf (_SC_PAGESIZE);
   w->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, converted_free);
+  w->retired = g_ptr_array_new_with_free_func (converted_free);
   return w;
 }
 
@@ -52,6 +136,7 @@ hb_weights_free (HbWeights *w)
   if (w == NULL)
     return;
   g_hash_table_unref (w->cache);
+  g_ptr_array_unref (w->retired);
   g_clear_error (&w->error);
   g_free (w);
 }
@@ -136,7 +221,36 @@ convert (HbWeights *w, const char *key, HbWeightRole role)
 
   c = g_new0 (Converted, 1);
   c->dtype = role == HB_WEIGHT_PLAIN ? HB_DTYPE_F32 : w->matrix_dtype;
-  if (role == HB_WEIGHT_CONV && st->ndim == 4)
+  if ((role != HB_WEIGHT_CONV || (st->ndim == 4 && st->shape[2] == 1 && st->shape[3] == 1))
+      && st->ndim <= 2 + (role == HB_WEIGHT_CONV ? 2 : 0)
+      && ((st->dtype == HB_ST_F16 && c->dtype == HB_DTYPE_F16)
+          || (st->dtype == HB_ST_F32 && c->dtype == HB_DTYPE_F32)))
+    {
+      /* Same bytes as stored: use the mapping. A 1x1 conv's [Cout, Cin,
+       * 1, 1] is already the engine's [Cout, 1, 1, Cin]. */
+      c->in_place = TRUE;
+      c->data = (gpointer) st->data;
+    }
+  if (c->in_place)
+    {
+      c->ndim = role == HB_WEIGHT_CONV ? 4 : (role == HB_WEIGHT_MATRIX && st->ndim == 4 ? 2 : st->ndim);
+      for (int i = 0; i < 4; i++)
+        c->shape[i] = 1;
+      if (role == HB_WEIGHT_CONV)
+        {
+          c->shape[0] = st->shape[0];
+          c->shape[3] = st->shape[1];
+        }
+      else if (c->ndim == 2)
+        {
+          c->shape[0] = st->shape[0];
+          c->shape[1] = st->shape[1];
+        }
+      else
+        for (int i = 0; i < st->ndim; i++)
+          c->shape[i] = st->shape[i];
+    }
+  else if (role == HB_WEIGHT_CONV && st->ndim == 4)
     {
       c->data = hb_st_tensor_convert_conv (st, c->dtype, &error);
       c->ndim = 4;
@@ -170,13 +284,25 @@ convert (HbWeights *w, const char *key, HbWeightRole role)
       for (int i = 0; i < 4; i++)
         c->shape[i] = i < st->ndim ? st->shape[i] : 1;
     }
+  c->bytes = c->shape[0] * c->shape[1] * c->shape[2] * c->shape[3] * hb_dtype_size (c->dtype);
   if (c->data == NULL)
     {
       fail (w, "tensor “%s”: %s", key, error ? error->message : "cannot convert");
       converted_free (c);
       return NULL;
     }
-  w->host_bytes += c->shape[0] * c->shape[1] * c->shape[2] * c->shape[3] * hb_dtype_size (c->dtype);
+  if (!c->in_place)
+    {
+      if (!own_mapping (c, c->data))
+        {
+          c->data = NULL;
+          fail (w, "tensor “%s”: not enough memory to convert it", key);
+          converted_free (c);
+          return NULL;
+        }
+      drop_pages (st->data, st->nbytes);
+      w->host_bytes += c->bytes;
+    }
   return c;
 }
 
@@ -201,11 +327,12 @@ hb_weights_get (HbWeights *w, HbGraph *g, const char *key, HbWeightRole role)
   g_autofree char *ckey = g_strdup_printf ("%d:%s", role, key);
   Converted *c = g_hash_table_lookup (w->cache, ckey);
 
-  if (c == NULL)
+  if (c == NULL || c->trimmed)
     {
       c = convert (w, key, role);
       if (c == NULL)
         return stand_in (g, key);
+      retire (w, ckey);
       g_hash_table_insert (w->cache, g_steal_pointer (&ckey), c);
     }
   return leaf (g, key, c);
@@ -221,7 +348,7 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
   for (guint i = 0; i < n; i++)
     g_string_append_printf (ckey, "%s|", keys[i]);
   c = g_hash_table_lookup (w->cache, ckey->str);
-  if (c == NULL)
+  if (c == NULL || c->trimmed)
     {
       Converted *parts[8];
       int64_t rows = 0, row_elems = -1;
@@ -251,16 +378,33 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
       memcpy (c->shape, parts[0]->shape, sizeof c->shape);
       c->shape[0] = rows;
       esize = hb_dtype_size (c->dtype);
-      c->data = g_malloc (rows * row_elems * esize);
+      c->bytes = rows * row_elems * esize;
+      c->data = mmap (NULL, MAX (c->bytes, 1), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (c->data == MAP_FAILED)
+        {
+          c->data = NULL;
+          fail (w, "tensor “%s”: not enough memory to convert it", keys[0]);
+        }
       for (guint i = 0; i < n; i++)
         {
           gsize bytes = parts[i]->shape[0] * row_elems * esize;
-          memcpy ((guint8 *) c->data + off, parts[i]->data, bytes);
+          if (c->data != NULL)
+            memcpy ((guint8 *) c->data + off, parts[i]->data, bytes);
           off += bytes;
-          w->host_bytes -= bytes;
+          if (parts[i]->in_place)
+            drop_pages (parts[i]->data, parts[i]->bytes);
+          else
+            w->host_bytes -= bytes;
           converted_free (parts[i]);
         }
+      if (c->data == NULL)
+        {
+          converted_free (c);
+          return stand_in (g, keys[0]);
+        }
       w->host_bytes += off;
+      retire (w, ckey->str);
       g_hash_table_insert (w->cache, g_strdup (ckey->str), c);
     }
   return leaf (g, keys[0], c);
