@@ -9,7 +9,11 @@
  *    the scalar double-precision path with its cached second value below).
  *  - HB_RNG_PHILOX: the same call on a CUDA device (Philox4x32-10, one
  *    subsequence per element, the counter advanced once per call), which
- *    is what the popular web UIs use for seeds.
+ *    is what the popular web UIs use for seeds. PyTorch gives exactly this
+ *    while the GPU's grid has a thread per element (n up to about
+ *    SMs x 2048: a 64x64x4 latent on any CUDA GPU, far larger on big
+ *    ones); past that its draws depend on the GPU model, and this keeps
+ *    the per-element convention.
  * Consecutive calls continue the stream as consecutive torch.randn() calls
  * would.
  */
