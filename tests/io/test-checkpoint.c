@@ -17,6 +17,24 @@ golden (const char *name)
   return srcdir ? g_build_filename (srcdir, "golden", name, NULL) : NULL;
 }
 
+/* A golden checkpoint, or NULL (test skipped) without HB_TEST_SRCDIR. */
+static HbCheckpoint *
+open_golden (const char *name)
+{
+  g_autofree char *path = golden (name);
+  g_autoptr(GError) error = NULL;
+  HbCheckpoint *ckpt;
+
+  if (path == NULL)
+    {
+      g_test_skip ("HB_TEST_SRCDIR is not set");
+      return NULL;
+    }
+  ckpt = hb_checkpoint_open (path, &error);
+  g_assert_no_error (error);
+  return ckpt;
+}
+
 static void
 assert_error_has (GError *error, const char *const *words)
 {
@@ -33,22 +51,13 @@ assert_error_has (GError *error, const char *const *words)
 static void
 test_same_weights (void)
 {
-  g_autofree char *single_path = golden ("tiny-sd.safetensors");
-  g_autofree char *folder_path = golden ("tiny-diffusers");
-  g_autoptr(HbCheckpoint) single = NULL;
+  g_autoptr(HbCheckpoint) single = open_golden ("tiny-sd.safetensors");
   g_autoptr(HbCheckpoint) folder = NULL;
-  g_autoptr(GError) error = NULL;
   guint n_linear_for_conv = 0;
 
-  if (single_path == NULL)
-    {
-      g_test_skip ("HB_TEST_SRCDIR is not set");
-      return;
-    }
-  single = hb_checkpoint_open (single_path, &error);
-  g_assert_no_error (error);
-  folder = hb_checkpoint_open (folder_path, &error);
-  g_assert_no_error (error);
+  if (single == NULL)
+    return;
+  folder = open_golden ("tiny-diffusers");
 
   g_assert_cmpint (hb_checkpoint_get_layout (single), ==, HB_CHECKPOINT_SINGLE_FILE);
   g_assert_cmpint (hb_checkpoint_get_layout (folder), ==, HB_CHECKPOINT_DIFFUSERS);
@@ -94,17 +103,10 @@ test_same_weights (void)
 static void
 test_part_file (void)
 {
-  g_autofree char *unet = golden ("tiny-diffusers/unet/diffusion_pytorch_model.safetensors");
-  g_autoptr(HbCheckpoint) ckpt = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(HbCheckpoint) ckpt = open_golden ("tiny-diffusers/unet/diffusion_pytorch_model.safetensors");
 
-  if (unet == NULL)
-    {
-      g_test_skip ("HB_TEST_SRCDIR is not set");
-      return;
-    }
-  ckpt = hb_checkpoint_open (unet, &error);
-  g_assert_no_error (error);
+  if (ckpt == NULL)
+    return;
   g_assert_cmpint (hb_checkpoint_get_layout (ckpt), ==, HB_CHECKPOINT_DIFFUSERS);
   g_assert_cmpstr (hb_checkpoint_get_name (ckpt), ==, "tiny-diffusers");
   g_assert_nonnull (hb_checkpoint_find (ckpt, "first_stage_model.decoder.conv_in.weight"));
@@ -114,17 +116,11 @@ test_part_file (void)
 static void
 test_missing_tensor (void)
 {
-  g_autofree char *folder_path = golden ("tiny-diffusers");
-  g_autoptr(HbCheckpoint) folder = NULL;
+  g_autoptr(HbCheckpoint) folder = open_golden ("tiny-diffusers");
   g_autoptr(GError) error = NULL;
 
-  if (folder_path == NULL)
-    {
-      g_test_skip ("HB_TEST_SRCDIR is not set");
-      return;
-    }
-  folder = hb_checkpoint_open (folder_path, &error);
-  g_assert_no_error (error);
+  if (folder == NULL)
+    return;
   g_assert_nonnull (hb_checkpoint_get (folder, "model.diffusion_model.input_blocks.0.0.weight",
                                        &error));
   g_assert_no_error (error);

@@ -226,6 +226,15 @@ test_unicode (void)
   g_autoptr(HbTokenizer) tok = load_clip ();
   const char *texts[] = { "café", "cafe\xcc\x81", "月夜", "🐱", "&amp;", "a\xe3\x80\x80\tb",
                           "invalid \xff utf8" };
+  const char *same[][2] = {
+    { "café", "cafe\xcc\x81" },                                  /* NFC */
+    { "salt &amp;amp; pepper", "salt & pepper" },                /* html.unescape twice */
+    { "a\xe3\x80\x80\t\n b", "a b" },                            /* Unicode whitespace */
+    /* ftfy's fixes: curly quotes, fullwidth ASCII, ligatures */
+    { "don\xe2\x80\x99t \xe2\x80\x9c" "fine\xe2\x80\x9d", "don't \"fine\"" },
+    { "\xef\xbc\xa3\xef\xbd\x81\xef\xbd\x94", "cat" },
+    { "\xef\xac\x81sh", "fish" },
+  };
 
   if (tok == NULL)
     return;
@@ -237,32 +246,15 @@ test_unicode (void)
       for (guint j = 0; j < ids->len; j++)
         g_assert_cmpint (g_array_index (ids, gint32, j), <, 49406);
     }
-  {
-    /* NFC: a decomposed é tokenizes like the composed one */
-    g_autoptr(GArray) a = hb_tokenizer_tokenize (tok, "café");
-    g_autoptr(GArray) b = hb_tokenizer_tokenize (tok, "cafe\xcc\x81");
-    g_autoptr(GArray) amp = hb_tokenizer_tokenize (tok, "salt &amp;amp; pepper");
-    g_autoptr(GArray) plain = hb_tokenizer_tokenize (tok, "salt & pepper");
-    g_autoptr(GArray) ws = hb_tokenizer_tokenize (tok, "a\xe3\x80\x80\t\n b");
-    g_autoptr(GArray) ab = hb_tokenizer_tokenize (tok, "a b");
+  /* Clean-up: each pair tokenizes the same. */
+  for (guint i = 0; i < G_N_ELEMENTS (same); i++)
+    {
+      g_autoptr(GArray) a = hb_tokenizer_tokenize (tok, same[i][0]);
+      g_autoptr(GArray) b = hb_tokenizer_tokenize (tok, same[i][1]);
 
-    g_assert_cmpmem (a->data, a->len * 4, b->data, b->len * 4);
-    g_assert_cmpmem (amp->data, amp->len * 4, plain->data, plain->len * 4);
-    g_assert_cmpmem (ws->data, ws->len * 4, ab->data, ab->len * 4);
-  }
-  {
-    /* ftfy's fixes: curly quotes, fullwidth ASCII, ligatures */
-    g_autoptr(GArray) curly = hb_tokenizer_tokenize (tok, "don\xe2\x80\x99t \xe2\x80\x9c" "fine\xe2\x80\x9d");
-    g_autoptr(GArray) straight = hb_tokenizer_tokenize (tok, "don't \"fine\"");
-    g_autoptr(GArray) wide = hb_tokenizer_tokenize (tok, "\xef\xbc\xa3\xef\xbd\x81\xef\xbd\x94");
-    g_autoptr(GArray) cat = hb_tokenizer_tokenize (tok, "cat");
-    g_autoptr(GArray) lig = hb_tokenizer_tokenize (tok, "\xef\xac\x81sh");
-    g_autoptr(GArray) fish = hb_tokenizer_tokenize (tok, "fish");
-
-    g_assert_cmpmem (curly->data, curly->len * 4, straight->data, straight->len * 4);
-    g_assert_cmpmem (wide->data, wide->len * 4, cat->data, cat->len * 4);
-    g_assert_cmpmem (lig->data, lig->len * 4, fish->data, fish->len * 4);
-  }
+      g_test_message ("%s", same[i][1]);
+      g_assert_cmpmem (a->data, a->len * 4, b->data, b->len * 4);
+    }
 }
 
 /* Weights of the prompt tokens of window 0. */
