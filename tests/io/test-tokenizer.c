@@ -493,6 +493,51 @@ test_golden_ids (void)
     }
 }
 
+/* Every prompt the fuzzer kept gives well-formed windows (here with the
+ * tiny model's tokenizer, so that it runs without ../shared). */
+static void
+test_fuzz_corpus (void)
+{
+  const char *srcdir = g_getenv ("HB_TEST_SRCDIR");
+  g_autofree char *tok_dir = NULL;
+  g_autofree char *corpus = NULL;
+  g_autoptr(HbTokenizer) tok = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *name;
+  guint n = 0;
+
+  if (srcdir == NULL)
+    {
+      g_test_skip ("HB_TEST_SRCDIR is not set");
+      return;
+    }
+  tok_dir = g_build_filename (srcdir, "golden", "tiny-diffusers", "tokenizer", NULL);
+  corpus = g_build_filename (srcdir, "fuzz", "corpus-prompt", NULL);
+  tok = hb_tokenizer_new_from_dir (tok_dir, &error);
+  g_assert_no_error (error);
+  dir = g_dir_open (corpus, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (corpus, name, NULL);
+      g_autofree char *text = NULL;
+      g_autoptr(HbTokens) t = NULL;
+
+      g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+      t = hb_tokenizer_encode (tok, text);
+      g_assert_cmpuint (t->n_chunks, ==, MAX (1, (t->n_tokens + 74) / 75));
+      for (guint i = 0; i < t->n_chunks * HB_CLIP_CONTEXT; i++)
+        {
+          g_assert_cmpint (t->ids[i], >=, 0);
+          g_assert_cmpint (t->ids[i], <, (gint32) hb_tokenizer_vocab_size (tok));
+          g_assert_true (isfinite (t->weights[i]));
+        }
+      n++;
+    }
+  g_assert_cmpuint (n, >=, 10);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -505,5 +550,6 @@ main (int argc, char **argv)
   g_test_add_func ("/huabu/tokenizer/weights", test_weights);
   g_test_add_func ("/huabu/tokenizer/vocab-json-and-find", test_vocab_json_and_find);
   g_test_add_func ("/huabu/tokenizer/golden-ids", test_golden_ids);
+  g_test_add_func ("/huabu/tokenizer/fuzz-corpus", test_fuzz_corpus);
   return g_test_run ();
 }
