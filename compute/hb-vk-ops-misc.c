@@ -15,7 +15,7 @@
 
 #include "hb-vk-private.h"
 
-#define ELT_PER_GROUP (256 * 4)
+#define ELT_PER_GROUP (64 * 4)
 
 /* One operand of an element-wise dispatch: which tensor, the element of it
  * at index (0,0,0,0), and its strides over the 4D index space (0 where it
@@ -31,7 +31,7 @@ typedef struct {
   guint32 sa[4];
   guint32 sb[4];
   guint32 sd[4];
-  guint32 off_a, off_b, off_d, n;
+  guint32 off_a, off_b, off_d, unused;
   float   scale[4];
 } EltPush;
 
@@ -102,34 +102,78 @@ rows_per_chunk (HbVkCtx *ctx, const EltOperand *op, const int64_t shape[4], int 
   return (usable - inner) / op->stride[dim] + 1;
 }
 
-/* Records c = op(a, b) over `shape`, as many dispatches as the binding
+/* Merges neighbouring dimensions that every operand walks contiguously
+ * and drops size-1 ones, so the innermost dimension the shader loops over
+ * is as long as possible (a contiguous tensor becomes one long row). */
+static void
+collapse (int64_t shape[4], EltOperand **ops, guint n_ops)
+{
+  int64_t out_shape[4] = { 1, 1, 1, 1 };
+  int64_t out_stride[3][4] = { { 0 } };
+  int n = 0;
+
+  for (int d = 0; d < 4; d++)
+    {
+      gboolean merge = n > 0;
+
+      if (shape[d] == 1)
+        continue;
+      for (guint o = 0; o < n_ops && merge; o++)
+        merge = ops[o]->stride[d] * shape[d] == out_stride[o][n - 1];
+      if (merge)
+        {
+          out_shape[n - 1] *= shape[d];
+          for (guint o = 0; o < n_ops; o++)
+            out_stride[o][n - 1] = ops[o]->stride[d];
+          continue;
+        }
+      out_shape[n] = shape[d];
+      for (guint o = 0; o < n_ops; o++)
+        out_stride[o][n] = ops[o]->stride[d];
+      n++;
+    }
+  /* right-align: the shader's innermost dimension is the last */
+  for (int d = 0; d < 4; d++)
+    {
+      int src = d - (4 - n);
+
+      shape[d] = src >= 0 ? out_shape[src] : 1;
+      for (guint o = 0; o < n_ops; o++)
+        ops[o]->stride[d] = src >= 0 ? out_stride[o][src] : 0;
+    }
+}
+
+/* Records c = op(a, b) over `shape_in`, as many dispatches as the binding
  * limits need. b may be NULL for unary ops. */
 static gboolean
-record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t shape[4],
-                const EltOperand *a, const EltOperand *b, const EltOperand *d,
+record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t shape_in[4],
+                const EltOperand *a_in, const EltOperand *b_in, const EltOperand *d_in,
                 const float scale[4], GError **error)
 {
+  EltOperand a = *a_in, b = b_in != NULL ? *b_in : *a_in, d = *d_in;
+  EltOperand *ops[3] = { &a, &d, &b };
+  guint n_ops = b_in != NULL ? 3 : 2;
   EltPush push = { 0 };
+  int64_t shape[4];
   int dim = 0;
-  int64_t rows_per, inner_n = 1;
+  int64_t rows_per = G_MAXINT64;
 
+  memcpy (shape, shape_in, sizeof shape);
+  collapse (shape, ops, n_ops);
   while (dim < 3 && shape[dim] == 1)
     dim++;
-  rows_per = MIN (rows_per_chunk (ctx, a, shape, dim), rows_per_chunk (ctx, d, shape, dim));
-  if (b != NULL)
-    rows_per = MIN (rows_per, rows_per_chunk (ctx, b, shape, dim));
+  for (guint o = 0; o < n_ops; o++)
+    rows_per = MIN (rows_per, rows_per_chunk (ctx, ops[o], shape, dim));
   if (rows_per <= 0)
     return unsupported (node, "one slice of it is larger than a storage binding of this device",
                         error);
-  for (int k = dim + 1; k < 4; k++)
-    inner_n *= shape[k];
 
   for (int k = 0; k < 4; k++)
     {
       push.ne[k] = (guint32) shape[k];
-      push.sa[k] = (guint32) a->stride[k];
-      push.sb[k] = b != NULL ? (guint32) b->stride[k] : 0;
-      push.sd[k] = (guint32) d->stride[k];
+      push.sa[k] = (guint32) a.stride[k];
+      push.sb[k] = b_in != NULL ? (guint32) b.stride[k] : 0;
+      push.sd[k] = (guint32) d.stride[k];
     }
   if (scale != NULL)
     memcpy (push.scale, scale, sizeof push.scale);
@@ -139,14 +183,14 @@ record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t
       int64_t rows = MIN (rows_per, shape[dim] - r0);
 
       push.ne[dim] = (guint32) rows;
-      push.n = (guint32) (rows * inner_n);
       if (!hb_vk_begin (ctx, variant, error)
-          || !bind_chunk (ctx, 0, a, shape, dim, r0, rows, HB_VK_READ, &push.off_a, error)
-          || (b != NULL && !bind_chunk (ctx, 1, b, shape, dim, r0, rows, HB_VK_READ, &push.off_b, error))
-          || !bind_chunk (ctx, 2, d, shape, dim, r0, rows, HB_VK_WRITE, &push.off_d, error))
+          || !bind_chunk (ctx, 0, &a, shape, dim, r0, rows, HB_VK_READ, &push.off_a, error)
+          || (b_in != NULL && !bind_chunk (ctx, 1, &b, shape, dim, r0, rows, HB_VK_READ, &push.off_b, error))
+          || !bind_chunk (ctx, 2, &d, shape, dim, r0, rows, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.n, ELT_PER_GROUP), 1, 1, error))
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.ne[3], ELT_PER_GROUP), push.ne[2],
+                           push.ne[0] * push.ne[1], error))
         return FALSE;
     }
   return TRUE;
@@ -322,8 +366,10 @@ hb_vk_record_layer_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   HbTensor *x = node->src[0];
   int64_t C = node->shape[node->ndim - 1];
   int64_t rows = hb_tensor_nelements (node) / C;
-  const char *variant = weight_variant (node, "layer_norm_f32", "layer_norm_f16", error);
-  struct { guint32 C, off_x, off_g, off_b, off_d; float eps; } push = { .C = (guint32) C };
+  gboolean cpu = hb_vk_device_info_is_cpu (hb_vk_ctx_device_info (ctx));
+  const char *variant = cpu ? weight_variant (node, "layer_norm_cpu_f32", "layer_norm_cpu_f16", error)
+                            : weight_variant (node, "layer_norm_f32", "layer_norm_f16", error);
+  struct { guint32 C, off_x, off_g, off_b, off_d; float eps; guint32 rows; } push = { .C = (guint32) C };
   int64_t rows_per;
 
   if (variant == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
@@ -340,8 +386,9 @@ hb_vk_record_layer_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
           || !hb_vk_bind_storage (ctx, 2, node->src[2], 0, -1, HB_VK_READ, &push.off_b, error)
           || !hb_vk_bind_storage (ctx, 3, node, r0 * C, n * C, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
+      push.rows = (guint32) n;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, (guint32) n, 1, 1, error))
+      if (!hb_vk_dispatch (ctx, cpu ? hb_vk_div_up (n, 64) : (guint32) n, 1, 1, error))
         return FALSE;
     }
   return TRUE;
@@ -353,7 +400,8 @@ hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
   HbTensor *x = node->src[0];
   int64_t C = node->shape[node->ndim - 1];
   int64_t rows = hb_tensor_nelements (node) / C;
-  struct { guint32 C, off_x, off_d; } push = { .C = (guint32) C };
+  gboolean cpu = hb_vk_device_info_is_cpu (hb_vk_ctx_device_info (ctx));
+  struct { guint32 C, off_x, off_d, rows; } push = { .C = (guint32) C };
   int64_t rows_per;
 
   if (!require_f32 (node, x, error) || !require_contiguous (node, x, error)
@@ -363,12 +411,13 @@ hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
     {
       int64_t n = MIN (rows_per, rows - r0);
 
-      if (!hb_vk_begin (ctx, "softmax_f32", error)
+      push.rows = (guint32) n;
+      if (!hb_vk_begin (ctx, cpu ? "softmax_cpu_f32" : "softmax_f32", error)
           || !hb_vk_bind_storage (ctx, 0, x, r0 * C, n * C, HB_VK_READ, &push.off_x, error)
           || !hb_vk_bind_storage (ctx, 3, node, r0 * C, n * C, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, (guint32) n, 1, 1, error))
+      if (!hb_vk_dispatch (ctx, cpu ? hb_vk_div_up (n, 64) : (guint32) n, 1, 1, error))
         return FALSE;
     }
   return TRUE;
@@ -382,7 +431,10 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   int64_t B = node->ndim == 1 ? 1 : node->shape[0];
   int64_t S = hb_tensor_nelements (node) / (B * C);
   int G = node->iparams[HB_NORM_GROUPS];
-  const char *variant = weight_variant (node, "group_norm_f32", "group_norm_f16", error);
+  /* the workgroup variant needs a group's channels to fit its 256 lanes */
+  gboolean cpu = hb_vk_device_info_is_cpu (hb_vk_ctx_device_info (ctx)) || (G > 0 && C / G > 256);
+  const char *variant = cpu ? weight_variant (node, "group_norm_cpu_f32", "group_norm_cpu_f16", error)
+                            : weight_variant (node, "group_norm_f32", "group_norm_f16", error);
   struct {
     guint32 S, C, cg, silu;
     guint32 off_x, off_g, off_b, off_d;
@@ -411,7 +463,7 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
           || !hb_vk_bind_storage (ctx, 3, node, b0 * S * C, n * S * C, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, (guint32) G, (guint32) n, 1, error))
+      if (!hb_vk_dispatch (ctx, cpu ? hb_vk_div_up (G, 8) : (guint32) G, (guint32) n, 1, error))
         return FALSE;
     }
   return TRUE;
@@ -425,7 +477,7 @@ hb_vk_record_upsample (HbVkCtx *ctx, HbTensor *node, GError **error)
   int64_t rows = node->shape[0] * node->shape[1];   /* output image rows, all images */
   int64_t out_row = Wo * C;
   int64_t in_row = out_row / 2;
-  struct { guint32 W, C, row0, n, off_x, off_d; } push = { .W = (guint32) (Wo / 2), .C = (guint32) C };
+  struct { guint32 W, C, row0, unused, off_x, off_d; } push = { .W = (guint32) (Wo / 2), .C = (guint32) C };
   int64_t rows_per;
 
   if (node->ndim != 4 || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
@@ -440,14 +492,13 @@ hb_vk_record_upsample (HbVkCtx *ctx, HbTensor *node, GError **error)
       int64_t n = MIN (rows_per, rows - r0);
 
       push.row0 = (guint32) r0;
-      push.n = (guint32) (n * out_row);
       if (!hb_vk_begin (ctx, "upsample_f32", error)
           || !hb_vk_bind_storage (ctx, 0, x, r0 / 2 * in_row, (n + 1) / 2 * in_row, HB_VK_READ,
                                   &push.off_x, error)
           || !hb_vk_bind_storage (ctx, 3, node, r0 * out_row, n * out_row, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.n, 256), 1, 1, error))
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (C, 64), (guint32) Wo, (guint32) n, error))
         return FALSE;
     }
   return TRUE;
@@ -518,7 +569,7 @@ hb_vk_record_get_rows (HbVkCtx *ctx, HbTensor *node, GError **error)
           || !hb_vk_bind_storage (ctx, 3, node, 0, -1, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.n, 256), 1, 1, error))
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (C, 256), (guint32) node->shape[0], 1, error))
         return FALSE;
     }
   return TRUE;

@@ -73,7 +73,7 @@ hb_vk_device_type_name (VkPhysicalDeviceType type)
 gboolean
 hb_vk_device_info_is_cpu (const HbVkDeviceInfo *info)
 {
-  return info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  return info->cpu_kernels;
 }
 
 static int
@@ -267,6 +267,11 @@ query_info (VkPhysicalDevice pd, guint index, HbVkDeviceInfo *info)
   info->has_16bit_storage = f11.storageBuffer16BitAccess;
   info->has_subgroup_size_control = sscf.subgroupSizeControl && sscf.computeFullSubgroups;
   info->has_coopmat = has_device_extension (pd, COOPMAT_EXT);
+  info->cpu_kernels = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  if (g_strcmp0 (g_getenv ("HUABU_VK_KERNELS"), "cpu") == 0)
+    info->cpu_kernels = TRUE;
+  else if (g_strcmp0 (g_getenv ("HUABU_VK_KERNELS"), "gpu") == 0)
+    info->cpu_kernels = FALSE;
 
   vkGetPhysicalDeviceMemoryProperties (pd, &mem);
   for (guint32 i = 0; i < mem.memoryHeapCount; i++)
@@ -667,6 +672,12 @@ const HbVkDeviceInfo *
 hb_vulkan_device_info (HbVulkanDevice *dev)
 {
   return &dev->info;
+}
+
+void
+hb_vulkan_device_set_cpu_kernels (HbVulkanDevice *dev, gboolean cpu)
+{
+  dev->info.cpu_kernels = cpu;
 }
 
 static void

@@ -49,10 +49,14 @@ typedef struct {
   gboolean             has_16bit_storage;  /* storageBuffer16BitAccess */
   gboolean             has_subgroup_size_control;
   gboolean             has_coopmat;        /* VK_KHR_cooperative_matrix */
+  gboolean             cpu_kernels;        /* see hb_vk_device_info_is_cpu() */
 } HbVkDeviceInfo;
 
-/* Whether a device is a CPU-type device (lavapipe, SwiftShader): kernels
- * pick register-tiled, texel-buffer variants there. */
+/* Whether kernels should use their CPU-type family (register tiles, texel
+ * buffers, no barriers) rather than the GPU one: TRUE on CPU devices
+ * (lavapipe, SwiftShader). HUABU_VK_KERNELS=cpu or =gpu overrides it, and
+ * so does hb_vulkan_device_set_cpu_kernels(), so tests can check both
+ * families on one device. */
 gboolean        hb_vk_device_info_is_cpu   (const HbVkDeviceInfo *info);
 const char     *hb_vk_device_type_name     (VkPhysicalDeviceType type);
 
@@ -72,6 +76,8 @@ void            hb_vulkan_device_free      (HbVulkanDevice *dev);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbVulkanDevice, hb_vulkan_device_free)
 
 const HbVkDeviceInfo *hb_vulkan_device_info (HbVulkanDevice *dev);
+/* Picks the kernel family for graphs prepared afterwards. */
+void            hb_vulkan_device_set_cpu_kernels (HbVulkanDevice *dev, gboolean cpu);
 
 /* Writes the pipeline cache to $XDG_CACHE_HOME/huabu/ (atomically). Also
  * done by hb_vulkan_device_free(). */

@@ -6,17 +6,20 @@
 // OP_ADD, OP_MUL, OP_GEGLU, OP_GELU, OP_QUICK_GELU, OP_SILU, OP_SCALE,
 // OP_COPY; the storage types by A_TYPE, B_TYPE, D_TYPE.
 //
-// Invocation i handles elements i*4 .. i*4+3 of the dispatch's index
-// space, so the 4D index is decoded once per 4 elements when the last
-// dimension allows.
+// The grid is (last dim / 256, dim 2, dims 0 and 1): the outer indices are
+// uniform over a workgroup, so no invocation divides per element (vector
+// integer division is scalarised on llvmpipe and was the whole cost). Each
+// invocation handles 4 elements, 64 apart, so neighbouring invocations
+// touch neighbouring addresses.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "activations.glsl"
 
 #define PER_INVOCATION 4u
+#define WG 64u
 
-layout(local_size_x = 256) in;
+layout(local_size_x = 64) in;
 
 layout(std430, binding = 0) readonly buffer A { A_TYPE a[]; };
 #if defined(OP_ADD) || defined(OP_MUL) || defined(OP_GEGLU)
@@ -29,58 +32,35 @@ layout(push_constant) uniform Params {
   uvec4 sa;        // strides of a, b and d in elements
   uvec4 sb;
   uvec4 sd;
-  uint off_a, off_b, off_d, n;
+  uint off_a, off_b, off_d, unused;
   vec4 scale;      // OP_SCALE: mul, add, lo, hi
 } p;
 
 void main()
 {
-  uint first = gl_GlobalInvocationID.x * PER_INVOCATION;
-  if (first >= p.n)
-    return;
+  uint i2 = gl_WorkGroupID.y;
+  uint i1 = gl_WorkGroupID.z % p.ne.y;
+  uint i0 = gl_WorkGroupID.z / p.ne.y;
+  uint ia = p.off_a + i0 * p.sa.x + i1 * p.sa.y + i2 * p.sa.z;
+  uint ib = p.off_b + i0 * p.sb.x + i1 * p.sb.y + i2 * p.sb.z;
+  uint id = p.off_d + i0 * p.sd.x + i1 * p.sd.y + i2 * p.sd.z;
+  uint w0 = gl_WorkGroupID.x * WG * PER_INVOCATION + gl_LocalInvocationID.x;
 
-  uint i3 = first % p.ne.w;
-  uint r = first / p.ne.w;
-  uint i2 = r % p.ne.z;
-  r /= p.ne.z;
-  uint i1 = r % p.ne.y;
-  uint i0 = r / p.ne.y;
-
-  uint ia = p.off_a + i0 * p.sa.x + i1 * p.sa.y + i2 * p.sa.z + i3 * p.sa.w;
-  uint ib = p.off_b + i0 * p.sb.x + i1 * p.sb.y + i2 * p.sb.z + i3 * p.sb.w;
-  uint id = p.off_d + i0 * p.sd.x + i1 * p.sd.y + i2 * p.sd.z + i3 * p.sd.w;
-
-  for (uint k = 0u; k < PER_INVOCATION && first + k < p.n; k++)
+  for (uint k = 0u; k < PER_INVOCATION; k++)
     {
-      if (k > 0u)
-        {
-          // step to the next element; carry into outer dims at a row end
-          i3++;
-          ia += p.sa.w; ib += p.sb.w; id += p.sd.w;
-          if (i3 == p.ne.w)
-            {
-              uint e = first + k;
-              i3 = 0u;
-              r = e / p.ne.w;
-              i2 = r % p.ne.z;
-              r /= p.ne.z;
-              i1 = r % p.ne.y;
-              i0 = r / p.ne.y;
-              ia = p.off_a + i0 * p.sa.x + i1 * p.sa.y + i2 * p.sa.z;
-              ib = p.off_b + i0 * p.sb.x + i1 * p.sb.y + i2 * p.sb.z;
-              id = p.off_d + i0 * p.sd.x + i1 * p.sd.y + i2 * p.sd.z;
-            }
-        }
+      uint w = w0 + k * WG;
+      if (w >= p.ne.w)
+        return;
 #if defined(OP_COPY)
-      d[id] = a[ia];
+      d[id + w * p.sd.w] = a[ia + w * p.sa.w];
 #else
-      float x = float(a[ia]);
+      float x = float(a[ia + w * p.sa.w]);
 #if defined(OP_ADD)
-      float y = x + float(b[ib]);
+      float y = x + float(b[ib + w * p.sb.w]);
 #elif defined(OP_MUL)
-      float y = x * float(b[ib]);
+      float y = x * float(b[ib + w * p.sb.w]);
 #elif defined(OP_GEGLU)
-      float y = x * hb_gelu(float(b[ib]));
+      float y = x * hb_gelu(float(b[ib + w * p.sb.w]));
 #elif defined(OP_GELU)
       float y = hb_gelu(x);
 #elif defined(OP_QUICK_GELU)
@@ -90,7 +70,7 @@ void main()
 #elif defined(OP_SCALE)
       float y = clamp(x * p.scale.x + p.scale.y, p.scale.z, p.scale.w);
 #endif
-      d[id] = D_TYPE(y);
+      d[id + w * p.sd.w] = D_TYPE(y);
 #endif
     }
 }

@@ -13,21 +13,21 @@ layout(std430, binding = 0) readonly buffer Tab { T_TYPE table[]; };
 layout(std430, binding = 1) readonly buffer Ids { int ids[]; };
 layout(std430, binding = 3) writeonly buffer D { float d[]; };
 
+// Grid: (C / 256, rows).
 layout(push_constant) uniform Params {
-  uint C, n, V, v0, v1;       // n = rows * C
+  uint C, n, V, v0, v1;
   uint row_stride, col_stride;
   uint off_t, off_i, off_d;
 } p;
 
 void main()
 {
-  uint i = gl_GlobalInvocationID.x;
-  if (i >= p.n)
+  uint c = gl_GlobalInvocationID.x;
+  uint r = gl_WorkGroupID.y;
+  if (c >= p.C)
     return;
-  uint r = i / p.C;
-  uint c = i % p.C;
   uint v = uint(clamp(ids[p.off_i + r], 0, int(p.V) - 1));
   if (v < p.v0 || v >= p.v1)
     return;
-  d[p.off_d + i] = float(table[p.off_t + (v - p.v0) * p.row_stride + c * p.col_stride]);
+  d[p.off_d + r * p.C + c] = float(table[p.off_t + (v - p.v0) * p.row_stride + c * p.col_stride]);
 }

@@ -1,20 +1,45 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Softmax over the last dimension: one workgroup per row; the row maximum
-// is subtracted first so exp never overflows.
+// Softmax over the last dimension; the row maximum is subtracted first so
+// exp never overflows. GPUs: one workgroup per row. ROW_PER_INVOCATION
+// (CPU-type devices): one invocation per row, no barriers (see
+// layer_norm.comp).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
-#define REDUCE_SIZE 64u
 layout(local_size_x = 64) in;
+#ifndef ROW_PER_INVOCATION
+#define REDUCE_SIZE 64u
 #include "reduce.glsl"
+#endif
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 3) writeonly buffer D { float d[]; };
 
 layout(push_constant) uniform Params {
-  uint C, off_x, off_d;
+  uint C, off_x, off_d, rows;
 } p;
+
+#ifdef ROW_PER_INVOCATION
+void main()
+{
+  uint row = gl_GlobalInvocationID.x;
+  if (row >= p.rows)
+    return;
+  uint bx = p.off_x + row * p.C;
+  uint bd = p.off_d + row * p.C;
+
+  float m = -1.0 / 0.0;
+  for (uint c = 0u; c < p.C; c++)
+    m = max(m, x[bx + c]);
+  float s = 0.0;
+  for (uint c = 0u; c < p.C; c++)
+    s += exp(x[bx + c] - m);
+  float inv = 1.0 / s;
+  for (uint c = 0u; c < p.C; c++)
+    d[bd + c] = exp(x[bx + c] - m) * inv;
+}
+#else
 
 void main()
 {
@@ -36,3 +61,4 @@ void main()
   for (uint c = t; c < p.C; c += REDUCE_SIZE)
     d[bd + c] = exp(x[bx + c] - m) * inv;
 }
+#endif

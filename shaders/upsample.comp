@@ -7,25 +7,25 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
-layout(local_size_x = 256) in;
+layout(local_size_x = 64) in;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 3) writeonly buffer D { float d[]; };
 
+// Grid: (C / 64, 2W, output rows of this dispatch), so only the channel
+// varies within a workgroup and nothing divides per element.
 layout(push_constant) uniform Params {
-  uint W, C, row0, n;     // n: output elements of this dispatch
+  uint W, C, row0, unused;
   uint off_x, off_d;      // element offsets of input row row0/2 and output row row0
 } p;
 
 void main()
 {
-  uint i = gl_GlobalInvocationID.x;
-  if (i >= p.n)
+  uint c = gl_GlobalInvocationID.x;
+  if (c >= p.C)
     return;
-  uint c = i % p.C;
-  uint r = i / p.C;
-  uint xo = r % (2u * p.W);
-  uint row = p.row0 + r / (2u * p.W);
-  uint in_row = row / 2u - p.row0 / 2u;
-  d[p.off_d + i] = x[p.off_x + (in_row * p.W + xo / 2u) * p.C + c];
+  uint xo = gl_WorkGroupID.y;
+  uint r = gl_WorkGroupID.z;
+  uint in_row = (p.row0 + r) / 2u - p.row0 / 2u;
+  d[p.off_d + (r * 2u * p.W + xo) * p.C + c] = x[p.off_x + (in_row * p.W + xo / 2u) * p.C + c];
 }
