@@ -16,6 +16,10 @@ Commands:
   selftest [N]            detector accuracy on N rendered ground-truth scenes
   score PROMPTS DIR       attribute accuracy of generated pictures DIR/NNNN.png
                           for the prompts of PROMPTS (shapes_dataset --heldout)
+  reference MODEL PROMPTS DIR [--n N]
+                          generate the prompts with the PyTorch reference
+                          (Euler a, 20 steps, CFG 6, each prompt's seed) into
+                          DIR/NNNN.png, then score them
   detect PNG...           print what the detector sees
 """
 
@@ -203,6 +207,25 @@ def score(prompts_path, folder):
     return report(total)
 
 
+def reference(model_path, prompts_path, folder, n, cfg_scale):
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tests", "reference"))
+    import sd_reference as ref
+    models = os.path.dirname(os.path.abspath(model_path))
+    tok = ref.ClipTokenizer.from_files(os.path.join(models, "vocab.json"),
+                                       os.path.join(models, "merges.txt"))
+    model = ref.Model.load(model_path, tok)
+    with open(prompts_path) as f:
+        prompts = json.load(f)["prompts"][:n]
+    os.makedirs(folder, exist_ok=True)
+    total = collections.defaultdict(lambda: [0, 0])
+    for i, p in enumerate(prompts):
+        img, _ = ref.generate(model, p["prompt"], "", p["seed"], 20, cfg_scale, "euler_a",
+                              "discrete", SIZE, SIZE)
+        Image.fromarray(img).save(os.path.join(folder, f"{i:04d}.png"))
+        _add(total, compare(p["scene"], detect(img)))
+    return report(total)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -211,6 +234,12 @@ def main():
     s = sub.add_parser("score")
     s.add_argument("prompts")
     s.add_argument("folder")
+    s = sub.add_parser("reference")
+    s.add_argument("model")
+    s.add_argument("prompts")
+    s.add_argument("folder")
+    s.add_argument("--n", type=int, default=240)
+    s.add_argument("--cfg", type=float, default=6.0)
     s = sub.add_parser("detect")
     s.add_argument("png", nargs="+")
     args = ap.parse_args()
@@ -218,6 +247,8 @@ def main():
         sys.exit(0 if selftest(args.n) >= 0.99 else 1)
     elif args.cmd == "score":
         score(args.prompts, args.folder)
+    elif args.cmd == "reference":
+        reference(args.model, args.prompts, args.folder, args.n, args.cfg)
     else:
         for path in args.png:
             print(path, json.dumps(detect(np.asarray(Image.open(path).convert("RGB")))))

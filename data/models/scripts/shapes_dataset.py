@@ -17,6 +17,7 @@ Run as a script to write a preview grid or the held-out list.
 import argparse
 import json
 import math
+import os
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -287,11 +288,29 @@ def heldout_prompts(n=240, seed=1234):
     return out
 
 
+def sketches(folder, n=60, seed=777):
+    """Hand-drawn pictures for the img2img benchmark, from a stream of random
+    numbers that training never uses, with their prompts (same format as
+    the held-out prompts, so eval_shapes.py scores them)."""
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    prompts = []
+    for i in range(n):
+        scene = random_scene(rng)
+        Image.fromarray(render(scene, rng, hand_drawn=True)).save(os.path.join(folder, f"{i:04d}.png"))
+        prompts.append({"prompt": canonical_caption(scene), "seed": 3000 + i, "scene": scene})
+    with open(os.path.join(folder, "prompts.json"), "w") as f:
+        json.dump({"prompts": prompts}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--grid", help="write an 8x8 preview grid PNG here")
     ap.add_argument("--heldout", help="write the held-out evaluation prompts (JSON) here")
+    ap.add_argument("--sketches", help="write hand-drawn img2img test pictures into this folder")
     args = ap.parse_args()
+    if args.sketches:
+        sketches(args.sketches)
     if args.grid:
         rng = np.random.default_rng(7)
         grid = Image.new("RGB", (SIZE * 8, SIZE * 8))
