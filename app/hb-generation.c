@@ -5,8 +5,15 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <errno.h>
+#include <sys/resource.h>
 
 #include "hb-generation.h"
+
+/* The engine thread runs this much nicer than the GUI. On a CPU device
+ * (lavapipe) the driver's worker threads, which it starts from this
+ * thread, inherit it: the window keeps drawing while every core computes. */
+#define ENGINE_NICENESS 10
 
 struct _HbGeneration
 {
@@ -20,6 +27,7 @@ struct _HbGeneration
   char                *model_path;
 
   /* main thread */
+  GThreadPool         *pool;        /* one exclusive thread: the engine's */
   GMainContext        *context;
   GCancellable        *cancellable;
   HbGenerationRequest *pending;
@@ -284,10 +292,10 @@ ensure_model (HbGeneration  *self,
 }
 
 static void
-run_in_thread (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
+run_generation (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
 {
   HbGeneration *self = source_object;
   RunData *run = task_data;
@@ -332,6 +340,25 @@ run_in_thread (GTask        *task,
     }
 
   g_task_return_boolean (task, TRUE);
+}
+
+static void
+run_job (gpointer data,
+         gpointer user_data)
+{
+  g_autoptr(GTask) task = data;
+  static GPrivate niced;
+
+  if (g_private_get (&niced) == NULL)
+    {
+      /* On Linux, PRIO_PROCESS with 0 means the calling thread. */
+      if (setpriority (PRIO_PROCESS, 0, ENGINE_NICENESS) != 0)
+        g_debug ("could not lower the engine thread's priority: %s", g_strerror (errno));
+      g_private_set (&niced, GINT_TO_POINTER (1));
+    }
+
+  run_generation (task, g_task_get_source_object (task), g_task_get_task_data (task),
+                 g_task_get_cancellable (task));
 }
 
 static void start_run (HbGeneration        *self,
@@ -391,15 +418,26 @@ start_run (HbGeneration        *self,
   g_task_set_source_tag (task, start_run);
   g_task_set_name (task, "huabu generation");
   g_task_set_task_data (task, run, run_data_free);
-  /* The engine checks the cancellable itself between steps. */
-  g_task_set_return_on_cancel (task, FALSE);
 
   if (!self->running)
     {
       self->running = TRUE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
     }
-  g_task_run_in_thread (task, run_in_thread);
+
+  if (self->pool == NULL)
+    {
+      GError *error = NULL;
+
+      /* Exclusive: the thread is ours alone, so its priority stays ours. */
+      self->pool = g_thread_pool_new (run_job, NULL, 1, TRUE, &error);
+      if (self->pool == NULL)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+  g_thread_pool_push (self->pool, g_steal_pointer (&task), NULL);
 }
 
 void
@@ -481,7 +519,10 @@ hb_generation_finalize (GObject *object)
 {
   HbGeneration *self = HB_GENERATION (object);
 
-  /* A run holds a reference through its task, so nothing runs now. */
+  /* A run holds a reference through its task, so nothing runs now. This
+   * may be the engine thread dropping the last task: do not wait for it. */
+  if (self->pool != NULL)
+    g_thread_pool_free (self->pool, TRUE, FALSE);
   g_clear_pointer (&self->model, hb_model_free);
   g_clear_pointer (&self->model_path, g_free);
   g_clear_pointer (&self->engine, hb_engine_free);

@@ -38,7 +38,7 @@ struct _HbSidebar
   GtkSpinButton  *strength_spin;
   GtkSpinButton  *batch_spin;
   GtkButton      *generate_button;
-  GtkRevealer    *progress_revealer;
+  GtkWidget      *progress_box;
   GtkProgressBar *progress_bar;
   GtkLabel       *progress_label;
 
@@ -318,7 +318,7 @@ hb_sidebar_set_running (HbSidebar *self,
       gtk_widget_remove_css_class (button, "destructive-action");
       gtk_widget_add_css_class (button, "suggested-action");
     }
-  gtk_revealer_set_reveal_child (self->progress_revealer, running);
+  gtk_widget_set_visible (self->progress_box, running);
 }
 
 void
@@ -445,7 +445,7 @@ hb_sidebar_class_init (HbSidebarClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HbSidebar, strength_spin);
   gtk_widget_class_bind_template_child (widget_class, HbSidebar, batch_spin);
   gtk_widget_class_bind_template_child (widget_class, HbSidebar, generate_button);
-  gtk_widget_class_bind_template_child (widget_class, HbSidebar, progress_revealer);
+  gtk_widget_class_bind_template_child (widget_class, HbSidebar, progress_box);
   gtk_widget_class_bind_template_child (widget_class, HbSidebar, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, HbSidebar, progress_label);
 
