@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -201,6 +202,20 @@ weak_ref_free (gpointer data)
   g_free (data);
 }
 
+/* Always through the context's loop: g_main_context_invoke() would run
+ * the function right here on the worker whenever the worker can acquire
+ * the context (the default one, while the main thread is not iterating). */
+static void
+invoke_later (GMainContext *context, GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, destroy);
+  g_source_set_static_name (source, "[huabu] history store");
+  g_source_attach (source, context);
+}
+
 static gboolean
 emit_changed_cb (gpointer data)
 {
@@ -217,8 +232,14 @@ notify_changed (HbHistoryStore *self)
   GWeakRef *ref = g_new0 (GWeakRef, 1);
 
   g_weak_ref_init (ref, self);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_changed_cb,
-                              ref, weak_ref_free);
+  invoke_later (self->context, emit_changed_cb, ref, weak_ref_free);
+}
+
+static gboolean
+unref_cb (gpointer data)
+{
+  g_object_unref (data);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -240,7 +261,9 @@ run_request (HbHistoryStore *self, Request *request)
         g_task_return_pointer (request->task, result, request->result_free);
       else
         g_task_return_error (request->task, error);
-      g_object_unref (request->task);
+      /* The task holds the store; were its last reference dropped here,
+       * the store would be finalized on its own worker thread. */
+      invoke_later (g_task_get_context (request->task), unref_cb, request->task, NULL);
       if (request->data_free)
         request->data_free (request->data);
       g_free (request);
@@ -1179,7 +1202,7 @@ get_job (HbHistoryStore *self, gpointer data, GError **error)
     record = record_from_row (stmt);
   else if (rc == SQLITE_DONE)
     g_set_error (error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_NOT_FOUND,
-                 _("There is no generation %" G_GINT64_FORMAT " in the history. "
+                 _("There is no generation %" PRId64 " in the history. "
                    "“huabu-cli history list” shows the ids."), id);
   else
     set_db_error (self, error);
@@ -1633,7 +1656,7 @@ thumbnail_job (HbHistoryStore *self, gpointer data, GError **error)
     bytes = g_bytes_new (sqlite3_column_blob (stmt, 0), sqlite3_column_bytes (stmt, 0));
   else
     g_set_error (error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_NOT_FOUND,
-                 _("Generation %" G_GINT64_FORMAT " has no thumbnail."), id);
+                 _("Generation %" PRId64 " has no thumbnail."), id);
   sqlite3_reset (stmt);
   return bytes;
 }
@@ -1795,7 +1818,7 @@ export_job (HbHistoryStore *self, gpointer data, GError **error)
         {
           if (error == NULL || *error == NULL)
             g_set_error (error, HB_HISTORY_ERROR, HB_HISTORY_ERROR_NOT_FOUND,
-                         _("There is no generation %" G_GINT64_FORMAT " in the history."),
+                         _("There is no generation %" PRId64 " in the history."),
                          ids->ids[i]);
           return NULL;
         }
@@ -1884,12 +1907,7 @@ hb_history_store_dispose (GObject *object)
       Request *stop = g_new0 (Request, 1);
 
       g_async_queue_push (self->queue, stop);
-      /* The last reference can drop on the worker itself (a finished task
-       * released there); it cannot wait for itself, so it lets go. */
-      if (g_thread_self () == self->thread)
-        g_thread_unref (self->thread);
-      else
-        g_thread_join (self->thread);
+      g_thread_join (self->thread);
       self->thread = NULL;
     }
   G_OBJECT_CLASS (hb_history_store_parent_class)->dispose (object);
