@@ -111,6 +111,50 @@ test_run (gconstpointer data)
   g_assert_cmpfloat (q, >=, 35.0);
 }
 
+static HbImage *
+generate_ok (HbGenerateParams *p)
+{
+  g_autoptr(GError) error = NULL;
+  HbImage *image = hb_engine_generate (engine, model, p, NULL, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return image;
+}
+
+/* A black mask repaints nothing: whatever the seed, the result is the
+ * starting picture through the VAE. A white mask repaints everything:
+ * the same as img2img. */
+static void
+test_inpaint (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *init_path = golden_path ("init-64.png");
+  g_autoptr(HbImage) init = hb_png_load (init_path, NULL, &error);
+  g_autoptr(HbImage) black = NULL, white = NULL;
+  g_autoptr(HbImage) a = NULL, b = NULL, c = NULL, d = NULL;
+  HbGenerateParams p;
+
+  g_assert_no_error (error);
+  black = hb_image_new (init->width, init->height);
+  white = hb_image_new (init->width, init->height);
+  memset (white->rgba, 255, (gsize) init->width * init->height * 4);
+  base_params (&p);
+  p.init = init;
+  p.strength = 0.8f;
+  p.steps = 6;
+  p.mask = black;
+  a = generate_ok (&p);
+  p.seed = 7;
+  b = generate_ok (&p);
+  g_assert_cmpfloat (psnr (a, b), ==, INFINITY);
+  p.mask = white;
+  c = generate_ok (&p);
+  p.mask = NULL;
+  d = generate_ok (&p);
+  g_assert_cmpfloat (psnr (c, d), ==, INFINITY);
+  g_assert_cmpfloat (psnr (a, c), <, 30.0);
+}
+
 static void
 expect_refusal (HbGenerateParams *p, const char *words)
 {
@@ -216,6 +260,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/huabu/pipeline/bad-params", test_bad_params);
   g_test_add_func ("/huabu/pipeline/cancel", test_cancel);
+  g_test_add_func ("/huabu/pipeline/inpaint", test_inpaint);
   g_test_add_func ("/huabu/pipeline/long-prompt", test_long_prompt);
   {
     int status = g_test_run ();
