@@ -21,6 +21,7 @@ typedef struct {
   int            n_images;
   gint64         last_progress_us;
   gboolean       finished;
+  int            n_finished;
   GError        *error;
 } Fixture;
 
@@ -60,6 +61,7 @@ on_finished (HbGeneration *generation,
   if (error != NULL)
     fixture->error = g_error_copy (error);
   fixture->finished = TRUE;
+  fixture->n_finished++;
 }
 
 static void
@@ -324,6 +326,42 @@ test_cancel (Fixture *fixture)
   hb_test_screenshot (GTK_WIDGET (fixture->window), "window-cancelled");
 }
 
+static gboolean
+idle (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return !hb_generation_is_running (fixture->generation);
+}
+
+static void
+test_live_mode (Fixture *fixture)
+{
+  HbCanvas *canvas = fixture->canvas;
+
+  if (!have_model ())
+    return;
+
+  use_small_run (fixture, 6);
+  g_settings_set_boolean (fixture->settings, "live-mode", TRUE);
+
+  /* Three strokes while the first run is in flight: the second is
+   * superseded by the third, so two runs in all, one at a time. */
+  for (int i = 0; i < 3; i++)
+    {
+      hb_canvas_stroke_begin (canvas, 10 + i * 30, 20, 1);
+      hb_canvas_stroke_to (canvas, 20 + i * 30, 100, 1);
+      hb_canvas_stroke_end (canvas);
+      g_assert_true (hb_generation_is_running (fixture->generation));
+    }
+  g_assert_true (hb_test_wait_for (idle, fixture, 240));
+  g_assert_no_error (fixture->error);
+  g_assert_cmpint (fixture->n_finished, ==, 2);
+  g_assert_cmpint (fixture->n_images, ==, 2);
+  g_assert_true (hb_canvas_has_result (canvas));
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-live");
+}
+
 typedef void (*FixtureFunc) (Fixture *fixture);
 
 static void
@@ -356,6 +394,7 @@ main (int   argc,
   g_test_add_data_func ("/huabu/ui/window/generate-prompt", (gconstpointer) test_generate_from_prompt, run_test);
   g_test_add_data_func ("/huabu/ui/window/img2img", (gconstpointer) test_img2img_from_sketch, run_test);
   g_test_add_data_func ("/huabu/ui/window/cancel", (gconstpointer) test_cancel, run_test);
+  g_test_add_data_func ("/huabu/ui/window/live-mode", (gconstpointer) test_live_mode, run_test);
 
   return g_test_run ();
 }
