@@ -294,6 +294,57 @@ hb_sidebar_fill_request (HbSidebar           *self,
   request->batch_count = gtk_spin_button_get_value_as_int (self->batch_spin);
 }
 
+static guint
+index_of_sampler (HbSampler sampler)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (sampler_values); i++)
+    if (sampler_values[i] == sampler)
+      return i;
+  return 0;
+}
+
+gboolean
+hb_sidebar_apply_record (HbSidebar                *self,
+                         const HbGenerationRecord *record,
+                         GError                  **error)
+{
+  g_autoptr(HbGenerationRequest) current = hb_generation_request_new ();
+  HbGenerateParams *params = &current->params;
+  gboolean applied_all;
+
+  g_return_val_if_fail (HB_IS_SIDEBAR (self), FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+  g_return_val_if_fail (self->settings != NULL, FALSE);
+
+  /* Start from what the sidebar holds, so what the record does not know
+   * stays as the person left it. */
+  hb_sidebar_fill_request (self, current, TRUE);
+  hb_generation_request_seal (current);
+  applied_all = hb_generation_record_apply_to_params (record, params, error);
+
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->prompt_view), params->prompt, -1);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->negative_view), params->negative_prompt, -1);
+
+  /* Other tools allow values outside the settings' ranges. */
+  g_settings_set_int (self->settings, "steps", CLAMP (params->steps, 1, 150));
+  g_settings_set_double (self->settings, "cfg", CLAMP (params->cfg, 1.0, 30.0));
+  g_settings_set_int (self->settings, "width", CLAMP (params->width, 64, 2048) / 8 * 8);
+  g_settings_set_int (self->settings, "height", CLAMP (params->height, 64, 2048) / 8 * 8);
+  g_settings_set_double (self->settings, "strength", CLAMP (params->strength, 0.05, 1.0));
+  g_settings_set_int (self->settings, "clip-skip", CLAMP (params->clip_skip, 1, 4));
+  g_settings_set_string (self->settings, "sampler", sampler_names[index_of_sampler (params->sampler)]);
+  g_settings_set_string (self->settings, "scheduler",
+                         scheduler_names[params->schedule == HB_SCHEDULE_KARRAS ? 1 : 0]);
+  g_settings_set_string (self->settings, "rng", params->rng == HB_RNG_CPU ? "cpu" : "philox");
+  if (record->has_seed)
+    {
+      /* Reusing a picture's settings means its seed too: keep it. */
+      g_settings_set_int64 (self->settings, "seed", (gint64) MIN (record->seed, G_MAXUINT32));
+      g_settings_set_boolean (self->settings, "seed-locked", TRUE);
+    }
+  return applied_all;
+}
+
 void
 hb_sidebar_set_running (HbSidebar *self,
                         gboolean   running)

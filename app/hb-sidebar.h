@@ -11,6 +11,7 @@
 #include <gtk/gtk.h>
 
 #include "hb-generation.h"
+#include "hb-params.h"
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,13 @@ void        hb_sidebar_set_settings      (HbSidebar           *self,
 void        hb_sidebar_fill_request      (HbSidebar           *self,
                                           HbGenerationRequest *request,
                                           gboolean             keep_seed);
+/* Puts a stored generation's prompt and settings into the sidebar (and so
+ * into GSettings), keeping its seed. Values Huabu cannot use (a sampler it
+ * lacks) are left as they were and named in the error; the rest is applied
+ * either way. */
+gboolean    hb_sidebar_apply_record      (HbSidebar                *self,
+                                          const HbGenerationRecord *record,
+                                          GError                  **error);
 void        hb_sidebar_set_prompt        (HbSidebar           *self,
                                           const char          *prompt);
 char       *hb_sidebar_dup_prompt        (HbSidebar           *self);

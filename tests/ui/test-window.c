@@ -326,6 +326,36 @@ test_cancel (Fixture *fixture)
   hb_test_screenshot (GTK_WIDGET (fixture->window), "window-cancelled");
 }
 
+static void
+test_reuse_parameters (Fixture *fixture)
+{
+  HbSidebar *sidebar = _hb_window_get_sidebar (fixture->window);
+  g_autoptr(HbGenerationRecord) record = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prompt = NULL;
+  g_autofree char *sampler = NULL;
+
+  record = hb_generation_record_from_parameters ("a cat on a windowsill\n"
+                                                 "Negative prompt: blurry\n"
+                                                 "Steps: 12, Sampler: DPM++ 2M, CFG scale: 5.5, "
+                                                 "Seed: 99, Size: 192x128");
+  g_assert_true (hb_sidebar_apply_record (sidebar, record, &error));
+  g_assert_no_error (error);
+
+  prompt = hb_sidebar_dup_prompt (sidebar);
+  g_assert_cmpstr (prompt, ==, "a cat on a windowsill");
+  sampler = g_settings_get_string (fixture->settings, "sampler");
+  g_assert_cmpstr (sampler, ==, "DPM++ 2M");
+  g_assert_cmpint (g_settings_get_int (fixture->settings, "steps"), ==, 12);
+  g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, 5.5);
+  g_assert_cmpint (g_settings_get_int64 (fixture->settings, "seed"), ==, 99);
+  g_assert_true (g_settings_get_boolean (fixture->settings, "seed-locked"));
+  /* The canvas follows the size. */
+  g_assert_cmpint (hb_canvas_get_canvas_width (fixture->canvas), ==, 192);
+  g_assert_cmpint (hb_canvas_get_canvas_height (fixture->canvas), ==, 128);
+  hb_test_screenshot (GTK_WIDGET (fixture->window), "window-reuse-parameters");
+}
+
 static gboolean
 idle (gpointer data)
 {
@@ -390,6 +420,7 @@ main (int   argc,
 
   g_test_add_data_func ("/huabu/ui/window/opens", (gconstpointer) test_opens, run_test);
   g_test_add_data_func ("/huabu/ui/window/stroke-undo", (gconstpointer) test_stroke_and_undo_through_actions, run_test);
+  g_test_add_data_func ("/huabu/ui/window/reuse-parameters", (gconstpointer) test_reuse_parameters, run_test);
   g_test_add_data_func ("/huabu/ui/window/missing-model", (gconstpointer) test_missing_model, run_test);
   g_test_add_data_func ("/huabu/ui/window/generate-prompt", (gconstpointer) test_generate_from_prompt, run_test);
   g_test_add_data_func ("/huabu/ui/window/img2img", (gconstpointer) test_img2img_from_sketch, run_test);
