@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,7 +91,8 @@ print_records (HbHistoryStore *store, const HbHistoryQuery *query, const History
     }
   for (guint i = 0; i < records->len; i++)
     print_record_line (g_ptr_array_index (records, i));
-  g_printerr (_("%u of %u generations shown.\n"), records->len, total);
+  g_printerr (ngettext ("%u of %u generation shown.\n", "%u of %u generations shown.\n", total),
+              records->len, total);
   return 0;
 }
 
@@ -133,7 +135,7 @@ show (HbHistoryStore *store, const char *id_text)
   printf (_("Favourite: %s\n"), record->favourite ? _("yes") : _("no"));
   print_path (store, _("Picture"), record->image_path);
   if (record->parent_id > 0)
-    printf (_("Parent: %" G_GINT64_FORMAT "\n"), record->parent_id);
+    printf (_("Parent: %" PRId64 "\n"), record->parent_id);
   print_path (store, _("Sketch"), record->sketch_path);
   print_path (store, _("Mask"), record->mask_path);
   return 0;
@@ -158,7 +160,8 @@ export_records (HbHistoryStore *store, const char *folder, const HbHistoryQuery 
       g_printerr ("huabu-cli: %s\n", error->message);
       return 1;
     }
-  g_printerr (_("%u pictures exported to %s.\n"), ids->len, folder);
+  g_printerr (ngettext ("%u picture exported to %s.\n", "%u pictures exported to %s.\n", ids->len),
+              ids->len, folder);
   return 0;
 }
 
@@ -248,7 +251,8 @@ hb_cli_history (int argc, char **argv)
         g_printerr ("huabu-cli: %s\n", error->message);
         return 1;
       }
-    g_printerr (_("The history was rebuilt from %d pictures.\n"), n);
+    g_printerr (ngettext ("The history was rebuilt from %d picture.\n",
+                          "The history was rebuilt from %d pictures.\n", n), n);
   }
   return 0;
 }

@@ -1016,8 +1016,10 @@ open_job (HbHistoryStore *self, gpointer data, GError **error)
     }
 
   if (aside != NULL)
-    self->notice = g_strdup_printf (_("The history database was damaged. It was moved "
-                                      "aside to “%s” and rebuilt from %d pictures."),
+    self->notice = g_strdup_printf (ngettext ("The history database was damaged. It was moved "
+                                              "aside to “%s” and rebuilt from %d picture.",
+                                              "The history database was damaged. It was moved "
+                                              "aside to “%s” and rebuilt from %d pictures.", added),
                                     aside, added);
   else if (added > 0)
     self->notice = g_strdup_printf (ngettext ("%d picture that was missing from the "
