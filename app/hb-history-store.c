@@ -2153,10 +2153,12 @@ hb_history_store_restore (HbHistoryStore *self, const gint64 *ids, guint n_ids, 
 }
 
 gboolean
-hb_history_store_purge (HbHistoryStore *self, GError **error)
+hb_history_store_purge (HbHistoryStore *self, const gint64 *ids, guint n_ids, GError **error)
 {
   g_return_val_if_fail (HB_IS_HISTORY_STORE (self), FALSE);
-  return run_sync (self, purge_job, NULL, TRUE, error) != NULL;
+  if (ids == NULL)
+    return run_sync (self, purge_job, NULL, TRUE, error) != NULL;
+  return run_ids_sync (self, purge_job, ids, n_ids, FALSE, NULL, TRUE, error);
 }
 
 gboolean
@@ -2322,12 +2324,16 @@ hb_history_store_restore_async (HbHistoryStore *self, const gint64 *ids, guint n
 }
 
 void
-hb_history_store_purge_async (HbHistoryStore *self, GCancellable *cancellable,
+hb_history_store_purge_async (HbHistoryStore *self, const gint64 *ids, guint n_ids,
+                              GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (HB_IS_HISTORY_STORE (self));
-  run_async (self, purge_job, NULL, NULL, NULL, TRUE, hb_history_store_finish,
-             cancellable, callback, user_data);
+  if (ids == NULL)
+    run_async (self, purge_job, NULL, NULL, NULL, TRUE, hb_history_store_finish,
+               cancellable, callback, user_data);
+  else
+    run_ids_async (self, purge_job, ids, n_ids, FALSE, NULL, TRUE, cancellable, callback, user_data);
 }
 
 void

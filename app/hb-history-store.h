@@ -103,7 +103,9 @@ gboolean            hb_history_store_trash           (HbHistoryStore *self, cons
                                                       guint n_ids, GError **error);
 gboolean            hb_history_store_restore         (HbHistoryStore *self, const gint64 *ids,
                                                       guint n_ids, GError **error);
-gboolean            hb_history_store_purge           (HbHistoryStore *self, GError **error);
+/* ids NULL: every trashed row. */
+gboolean            hb_history_store_purge           (HbHistoryStore *self, const gint64 *ids,
+                                                      guint n_ids, GError **error);
 gboolean            hb_history_store_delete          (HbHistoryStore *self, const gint64 *ids,
                                                       guint n_ids, GError **error);
 
@@ -165,7 +167,8 @@ void                hb_history_store_trash_async     (HbHistoryStore *self, cons
 void                hb_history_store_restore_async   (HbHistoryStore *self, const gint64 *ids, guint n_ids,
                                                       GCancellable *cancellable,
                                                       GAsyncReadyCallback callback, gpointer user_data);
-void                hb_history_store_purge_async     (HbHistoryStore *self, GCancellable *cancellable,
+void                hb_history_store_purge_async     (HbHistoryStore *self, const gint64 *ids, guint n_ids,
+                                                      GCancellable *cancellable,
                                                       GAsyncReadyCallback callback, gpointer user_data);
 void                hb_history_store_set_favourite_async (HbHistoryStore *self, gint64 id, gboolean favourite,
                                                           GCancellable *cancellable,
