@@ -423,6 +423,49 @@ hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
   return TRUE;
 }
 
+#define GN_CHUNKS 3
+
+typedef struct {
+  guint32 S, C, cg, silu;
+  guint32 off_g, off_b, P, unused;
+  guint32 off_x[4];
+  guint32 off_d[4];
+  float   eps;
+} GroupNormPush;
+
+/* One dispatch over `n_img` images starting at image b0, their rows bound
+ * in chunks of P rows (the shader's bindings 0/4/5 and 3/6/7). */
+static gboolean
+group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant,
+                     GroupNormPush *push, int64_t b0, int64_t n_img, int64_t P, GError **error)
+{
+  static const guint x_binding[GN_CHUNKS] = { 0, 4, 5 }, d_binding[GN_CHUNKS] = { 3, 6, 7 };
+  HbTensor *x = node->src[0];
+  int64_t C = push->C, rows = n_img * push->S;
+  int64_t first = b0 * push->S * C;
+  int G = node->iparams[HB_NORM_GROUPS];
+
+  push->P = (guint32) P;
+  if (!hb_vk_begin (ctx, variant, error)
+      || !hb_vk_bind_storage (ctx, 1, node->src[1], 0, -1, HB_VK_READ, &push->off_g, error)
+      || !hb_vk_bind_storage (ctx, 2, node->src[2], 0, -1, HB_VK_READ, &push->off_b, error))
+    return FALSE;
+  for (int k = 0; k < GN_CHUNKS; k++)
+    {
+      /* bindings past the last chunk repeat chunk 0: the shader names them */
+      int64_t r = k * P < rows ? k * P : 0;
+      int64_t n = MIN (P, rows - r);
+
+      if (!hb_vk_bind_storage (ctx, x_binding[k], x, first + r * C, n * C, HB_VK_READ,
+                               &push->off_x[k], error)
+          || !hb_vk_bind_storage (ctx, d_binding[k], node, first + r * C, n * C, HB_VK_WRITE,
+                                  &push->off_d[k], error))
+        return FALSE;
+    }
+  hb_vk_push (ctx, push, sizeof *push);
+  return hb_vk_dispatch (ctx, (guint32) G, (guint32) n_img, 1, error);
+}
+
 gboolean
 hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
 {
@@ -431,19 +474,12 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   int64_t B = node->ndim == 1 ? 1 : node->shape[0];
   int64_t S = hb_tensor_nelements (node) / (B * C);
   int G = node->iparams[HB_NORM_GROUPS];
-  /* the workgroup variant needs a group's channels to fit its 256 lanes */
-  gboolean cpu = hb_vk_device_info_is_cpu (hb_vk_ctx_device_info (ctx)) || (G > 0 && C / G > 256);
-  const char *variant = cpu ? weight_variant (node, "group_norm_cpu_f32", "group_norm_cpu_f16", error)
-                            : weight_variant (node, "group_norm_f32", "group_norm_f16", error);
-  struct {
-    guint32 S, C, cg, silu;
-    guint32 off_x, off_g, off_b, off_d;
-    float eps;
-  } push;
-  int64_t imgs_per;
+  const char *variant = weight_variant (node, "group_norm_f32", "group_norm_f16", error);
+  GroupNormPush push = { 0 };
+  int64_t rows_per;
 
   if (variant == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
-      || !row_chunk (ctx, node, S * C, &imgs_per, error))
+      || !row_chunk (ctx, node, C, &rows_per, error))
     return FALSE;
   if (G <= 0 || C % G != 0)
     return unsupported (node, "its channels do not divide into the groups", error);
@@ -452,20 +488,26 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   push.cg = (guint32) (C / G);
   push.silu = node->iparams[HB_NORM_SILU] != 0;
   push.eps = node->fparams[HB_NORM_EPS];
-  for (int64_t b0 = 0; b0 < B; b0 += imgs_per)
-    {
-      int64_t n = MIN (imgs_per, B - b0);
 
-      if (!hb_vk_begin (ctx, variant, error)
-          || !hb_vk_bind_storage (ctx, 0, x, b0 * S * C, n * S * C, HB_VK_READ, &push.off_x, error)
-          || !hb_vk_bind_storage (ctx, 1, node->src[1], 0, -1, HB_VK_READ, &push.off_g, error)
-          || !hb_vk_bind_storage (ctx, 2, node->src[2], 0, -1, HB_VK_READ, &push.off_b, error)
-          || !hb_vk_bind_storage (ctx, 3, node, b0 * S * C, n * S * C, HB_VK_WRITE, &push.off_d, error))
-        return FALSE;
-      hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, cpu ? hb_vk_div_up (G, 8) : (guint32) G, (guint32) n, 1, error))
-        return FALSE;
+  if (rows_per >= S)
+    {
+      /* whole images per binding: as many per dispatch as fit */
+      int64_t imgs_per = rows_per / S;
+
+      for (int64_t b0 = 0; b0 < B; b0 += imgs_per)
+        {
+          int64_t n = MIN (imgs_per, B - b0);
+
+          if (!group_norm_dispatch (ctx, node, variant, &push, b0, n, n * S, error))
+            return FALSE;
+        }
+      return TRUE;
     }
+  if ((S + rows_per - 1) / rows_per > GN_CHUNKS)
+    return unsupported (node, "one image of it is larger than three storage bindings", error);
+  for (int64_t b0 = 0; b0 < B; b0++)
+    if (!group_norm_dispatch (ctx, node, variant, &push, b0, 1, rows_per, error))
+      return FALSE;
   return TRUE;
 }
 

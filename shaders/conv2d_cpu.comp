@@ -60,14 +60,15 @@ void main()
         float valid[TM];
         int wtap = int((ky * kw + kx) * C4);
 
-        // A padded tap reads pixel (0, 0) of its image and scales it by 0.
+        // A padded tap reads the nearest pixel (which lies in the rows bound
+        // for this dispatch) and scales it by 0.
         [[unroll]] for (uint i = 0u; i < TM; i++)
           {
             int iy = iy0[i] + int(ky), ix = ix0[i] + int(kx);
-            bool ok = iy >= 0 && iy < H && ix >= 0 && ix < W;
+            int cy = clamp(iy, 0, H - 1), cx = clamp(ix, 0, W - 1);
 
-            valid[i] = ok ? 1.0 : 0.0;
-            xrow[i] = img[i] + (ok ? (iy * W + ix) * int(C4) : 0);
+            valid[i] = iy == cy && ix == cx ? 1.0 : 0.0;
+            xrow[i] = img[i] + (cy * W + cx) * int(C4);
           }
 
         for (uint c = 0u; c < C4; c++)

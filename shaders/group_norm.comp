@@ -4,126 +4,119 @@
 // it), then the normalised output. W_TYPE is the storage type of gamma
 // and beta.
 //
-// GPUs: one workgroup per (group, image); invocation t walks channel
-// t % cg of positions t / cg, t / cg + 256 / cg, ... so no invocation
-// divides per element. ROW_PER_INVOCATION (CPU-type devices): one
-// invocation per (group, image), no barriers (see layer_norm.comp); sums
-// over positions are compensated (Kahan), as a position count of 4096 or
-// more would otherwise lose digits in fp32.
+// The dispatch's rows (image positions, img * S + pos) may be spread over
+// up to three storage bindings of P rows each, so one image may be larger
+// than maxStorageBufferRange (the VAE decoder's 128 channels at 512x512 are
+// exactly 128 MiB). Unused chunk bindings repeat chunk 0.
+//
+// One workgroup per (group, image); invocation t walks channel t % cg of
+// positions t / cg, t / cg + 256 / cg, ... (groups wider than 256 channels:
+// each lane also walks channels t, t + 256, ...). This is also the variant for
+// CPU-type devices: llvmpipe ends a shader invocation's loops after 65535
+// iterations in total (gallivm's guard against endless loops), so one
+// invocation cannot walk a whole group of a large image; the loops over
+// positions are further split in blocks for the same reason.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "activations.glsl"
 
-#ifdef ROW_PER_INVOCATION
-layout(local_size_x = 8) in;
-#else
 #define REDUCE_SIZE 256u
 layout(local_size_x = 256) in;
 #include "reduce.glsl"
-#endif
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+#define BLOCK 1024u
+
+layout(std430, binding = 0) readonly buffer X0 { float x0[]; };
+layout(std430, binding = 4) readonly buffer X1 { float x1[]; };
+layout(std430, binding = 5) readonly buffer X2 { float x2[]; };
 layout(std430, binding = 1) readonly buffer G { W_TYPE gamma[]; };
 layout(std430, binding = 2) readonly buffer Bt { W_TYPE beta[]; };
-layout(std430, binding = 3) writeonly buffer D { float d[]; };
+layout(std430, binding = 3) writeonly buffer D0 { float d0[]; };
+layout(std430, binding = 6) writeonly buffer D1 { float d1[]; };
+layout(std430, binding = 7) writeonly buffer D2 { float d2[]; };
 
 layout(push_constant) uniform Params {
   uint S, C, cg, silu;
-  uint off_x, off_g, off_b, off_d;
+  uint off_g, off_b, P, unused;   // P: rows per chunk binding
+  uvec4 off_x;                    // element offset of each chunk's row 0
+  uvec4 off_d;
   float eps;
 } p;
 
-#ifdef ROW_PER_INVOCATION
-// Compensated accumulation of v into (sum, c).
-void kahan(inout float sum, inout float c, float v)
+// i: element index within chunk k (row within the chunk * C + channel)
+float load_x(uint k, uint i)
 {
-  float y = v - c;
-  float t = sum + y;
-  c = (t - sum) - y;
-  sum = t;
+  if (k == 0u)
+    return x0[p.off_x.x + i];
+  if (k == 1u)
+    return x1[p.off_x.y + i];
+  return x2[p.off_x.z + i];
 }
 
-void main()
+void store_d(uint k, uint i, float v)
 {
-  uint g = gl_GlobalInvocationID.x;
-  uint img = gl_WorkGroupID.y;
-  if (g * p.cg >= p.C)
-    return;
-  uint bx = p.off_x + img * p.S * p.C + g * p.cg;
-  uint bd = p.off_d + img * p.S * p.C + g * p.cg;
-  float n = float(p.S * p.cg);
-
-  float s = 0.0, comp = 0.0;
-  for (uint pos = 0u; pos < p.S * p.C; pos += p.C)
-    {
-      float row = 0.0;
-      for (uint c = 0u; c < p.cg; c++)
-        row += x[bx + pos + c];
-      kahan(s, comp, row);
-    }
-  float mean = s / n;
-
-  float q = 0.0;
-  comp = 0.0;
-  for (uint pos = 0u; pos < p.S * p.C; pos += p.C)
-    {
-      float row = 0.0;
-      for (uint c = 0u; c < p.cg; c++)
-        {
-          float v = x[bx + pos + c] - mean;
-          row += v * v;
-        }
-      kahan(q, comp, row);
-    }
-  float inv = inversesqrt(q / n + p.eps);
-
-  for (uint pos = 0u; pos < p.S * p.C; pos += p.C)
-    for (uint c = 0u; c < p.cg; c++)
-      {
-        uint ch = g * p.cg + c;
-        float y = (x[bx + pos + c] - mean) * inv * float(gamma[p.off_g + ch]) + float(beta[p.off_b + ch]);
-        d[bd + pos + c] = p.silu != 0u ? hb_silu(y) : y;
-      }
+  if (k == 0u)
+    d0[p.off_d.x + i] = v;
+  else if (k == 1u)
+    d1[p.off_d.y + i] = v;
+  else
+    d2[p.off_d.z + i] = v;
 }
-#else
+
 void main()
 {
   uint g = gl_WorkGroupID.x;
   uint img = gl_WorkGroupID.y;
   uint t = gl_LocalInvocationID.x;
-  uint c = t % p.cg;
-  uint step = REDUCE_SIZE / p.cg;        // positions advanced per round
-  uint pos0 = t / p.cg;
-  bool working = pos0 < step;             // the last t % cg lanes idle
-  uint c0 = g * p.cg;
-  uint bx = p.off_x + img * p.S * p.C + c0 + c;
-  uint bd = p.off_d + img * p.S * p.C + c0 + c;
+  uint lanes = min(p.cg, REDUCE_SIZE);   // lanes per position
+  uint step = REDUCE_SIZE / lanes;       // positions advanced per round
+  uint pos0 = t / lanes;
+  uint c0 = g * p.cg + t % lanes;        // first channel of this lane
+  uint c1 = (g + 1u) * p.cg;
+  bool working = pos0 < step;            // the last 256 % cg lanes idle
+  uint r0 = img * p.S;
   float n = float(p.S * p.cg);
 
   float s = 0.0;
   if (working)
-    for (uint pos = pos0; pos < p.S; pos += step)
-      s += x[bx + pos * p.C];
+    for (uint pb = pos0; pb < p.S; pb += step * BLOCK)
+      for (uint pos = pb; pos < min(pb + step * BLOCK, p.S); pos += step)
+        {
+          uint r = r0 + pos;
+          for (uint c = c0; c < c1; c += lanes)
+            s += load_x(r / p.P, (r % p.P) * p.C + c);
+        }
   float mean = hb_reduce_sum(s) / n;
 
   float q = 0.0;
   if (working)
-    for (uint pos = pos0; pos < p.S; pos += step)
-      {
-        float v = x[bx + pos * p.C] - mean;
-        q += v * v;
-      }
+    for (uint pb = pos0; pb < p.S; pb += step * BLOCK)
+      for (uint pos = pb; pos < min(pb + step * BLOCK, p.S); pos += step)
+        {
+          uint r = r0 + pos;
+          for (uint c = c0; c < c1; c += lanes)
+            {
+              float v = load_x(r / p.P, (r % p.P) * p.C + c) - mean;
+              q += v * v;
+            }
+        }
   float inv = inversesqrt(hb_reduce_sum(q) / n + p.eps);
 
   if (!working)
     return;
-  float gm = float(gamma[p.off_g + c0 + c]) * inv;
-  float bt = float(beta[p.off_b + c0 + c]);
-  for (uint pos = pos0; pos < p.S; pos += step)
+  for (uint c = c0; c < c1; c += lanes)
     {
-      float y = (x[bx + pos * p.C] - mean) * gm + bt;
-      d[bd + pos * p.C] = p.silu != 0u ? hb_silu(y) : y;
+      float gm = float(gamma[p.off_g + c]) * inv;
+      float bt = float(beta[p.off_b + c]);
+      for (uint pb = pos0; pb < p.S; pb += step * BLOCK)
+        for (uint pos = pb; pos < min(pb + step * BLOCK, p.S); pos += step)
+          {
+            uint r = r0 + pos;
+            uint k = r / p.P;
+            uint i = (r % p.P) * p.C + c;
+            float y = (load_x(k, i) - mean) * gm + bt;
+            store_d(k, i, p.silu != 0u ? hb_silu(y) : y);
+          }
     }
 }
-#endif
