@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <json-glib/json-glib.h>
+
 #include "huabu-engine.h"
 #include "hb-cli-commands.h"
 #include "hb-history-store.h"
@@ -88,12 +90,179 @@ print_log (const char *domain, GLogLevelFlags level, const char *message, gpoint
   fprintf (stderr, "%s\n", message);
 }
 
+/* Runs one generation and writes its PNG to `out` (huabu-<seed>.png when
+ * NULL), with the parameters chunks; records it in the history when asked.
+ * Says what went wrong on stderr and returns FALSE on failure. */
+static gboolean
+generate_one (HbEngine                 *engine,
+              HbModel                  *model,
+              const HbGenerateParams   *params,
+              const char               *preview_dir,
+              const char               *out,
+              gboolean                  record_history,
+              gboolean                  verbose)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HbImage) image = NULL;
+  g_autoptr(HbGenerationRecord) record = NULL;
+  g_autofree char *parameters = NULL, *json = NULL, *fallback = NULL;
+  CliProgress progress = { 0 };
+  HbGenerateTimings tm;
+
+  progress.preview_dir = (char *) preview_dir;
+  progress.started = g_get_monotonic_time ();
+  image = hb_engine_generate (engine, model, params, on_progress, &progress, NULL, &error);
+  fprintf (stderr, "\n");
+  if (image == NULL)
+    {
+      print_error ("generate", error);
+      return FALSE;
+    }
+  hb_engine_get_timings (engine, &tm);
+
+  record = hb_generation_record_new_from_params (params, hb_model_get_name (model),
+                                                 hb_model_get_hash (model));
+  record->duration_s = tm.total_ms / 1000.0;
+  parameters = hb_generation_record_to_parameters (record);
+  json = hb_generation_record_to_json (record);
+  if (out == NULL)
+    out = fallback = g_strdup_printf ("huabu-%" G_GUINT64_FORMAT ".png", params->seed);
+  {
+    HbPngText texts[2] = { { "parameters", parameters }, { "huabu", json } };
+    if (!hb_png_save (out, image, texts, 2, &error))
+      {
+        print_error ("generate", error);
+        return FALSE;
+      }
+  }
+  printf ("%s\n", out);
+  if (verbose)
+    fprintf (stderr, "%s\n", parameters);
+  fprintf (stderr, "%.1f s on %s (text %.0f ms, %d steps %.0f ms, decode %.0f ms)\n",
+           tm.total_ms / 1000.0, hb_engine_device_name (engine),
+           tm.text_ms, tm.steps_run, tm.sample_ms, tm.decode_ms);
+
+  if (record_history)
+    {
+      g_autoptr(HbHistoryStore) store = hb_history_store_open (NULL, &error);
+      if (store == NULL || hb_history_store_add (store, record, image, params->init,
+                                                 params->mask, &error) == 0)
+        {
+          fprintf (stderr, "huabu-cli generate: the picture is saved as %s but could not be added "
+                   "to the history: %s\n", out, error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static const char *
+member_string (JsonObject *o, const char *name, const char *fallback)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+         ? json_node_get_string (n) : fallback;
+}
+
+/* Generates every entry of a JSON batch file into out_dir/NNNN.png: either
+ * a list or an object with a "prompts" list (as data/models/heldout.json),
+ * each entry an object with "prompt" and optional "negative", "seed",
+ * "init" (a PNG, relative to the batch file) and "strength"; other
+ * members are ignored. One engine and one model serve the whole batch. */
+static int
+generate_batch (HbEngine               *engine,
+                HbModel                *model,
+                const HbGenerateParams *defaults,
+                const char             *batch,
+                const char             *out_dir,
+                gboolean                record_history)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = g_path_get_dirname (batch);
+  JsonNode *root;
+  JsonArray *entries = NULL;
+  guint failed = 0, n;
+
+  if (!json_parser_load_from_file (parser, batch, &error))
+    {
+      fprintf (stderr, "huabu-cli generate: cannot read the batch file %s: %s\n", batch, error->message);
+      return 1;
+    }
+  root = json_parser_get_root (parser);
+  if (JSON_NODE_HOLDS_ARRAY (root))
+    entries = json_node_get_array (root);
+  else if (JSON_NODE_HOLDS_OBJECT (root) && json_object_has_member (json_node_get_object (root), "prompts"))
+    entries = json_object_get_array_member (json_node_get_object (root), "prompts");
+  if (entries == NULL)
+    {
+      fprintf (stderr, "huabu-cli generate: the batch file %s holds neither a list nor an object "
+               "with a \"prompts\" list; see huabu-cli generate --help.\n", batch);
+      return 1;
+    }
+  if (out_dir == NULL)
+    out_dir = ".";
+  if (g_mkdir_with_parents (out_dir, 0755) != 0)
+    {
+      fprintf (stderr, "huabu-cli generate: cannot create “%s”: %s\n", out_dir, g_strerror (errno));
+      return 1;
+    }
+
+  n = json_array_get_length (entries);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (entries, i);
+      JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      HbGenerateParams params = *defaults;
+      g_autoptr(HbImage) init = NULL;
+      g_autofree char *name = g_strdup_printf ("%04u.png", i);
+      g_autofree char *out = g_build_filename (out_dir, name, NULL);
+      const char *init_path;
+
+      if (o == NULL || member_string (o, "prompt", NULL) == NULL)
+        {
+          fprintf (stderr, "huabu-cli generate: entry %u of %s has no \"prompt\"; skipped.\n", i, batch);
+          failed++;
+          continue;
+        }
+      params.prompt = member_string (o, "prompt", "");
+      params.negative_prompt = member_string (o, "negative", defaults->negative_prompt);
+      params.seed = json_object_has_member (o, "seed")
+                    ? (guint64) json_object_get_int_member (o, "seed") : defaults->seed + i;
+      if (json_object_has_member (o, "strength"))
+        params.strength = (float) json_object_get_double_member (o, "strength");
+      init_path = member_string (o, "init", NULL);
+      if (init_path != NULL)
+        {
+          g_autofree char *path = g_path_is_absolute (init_path)
+                                  ? g_strdup (init_path) : g_build_filename (base, init_path, NULL);
+          g_autoptr(GError) load_error = NULL;
+
+          init = hb_png_load (path, NULL, &load_error);
+          if (init == NULL)
+            {
+              fprintf (stderr, "huabu-cli generate: entry %u: %s; skipped.\n", i, load_error->message);
+              failed++;
+              continue;
+            }
+          params.init = init;
+        }
+      fprintf (stderr, "[%u/%u] %s\n", i + 1, n, params.prompt);
+      if (!generate_one (engine, model, &params, NULL, out, record_history, FALSE))
+        failed++;
+    }
+  fprintf (stderr, "%u of %u pictures written to %s\n", n - failed, n, out_dir);
+  return failed == 0 ? 0 : 1;
+}
+
 int
 hb_cli_generate (int argc, char **argv)
 {
   g_autofree char *model_path = NULL, *prompt = NULL, *negative = NULL, *sampler = NULL;
   g_autofree char *scheduler = NULL, *size = NULL, *init_path = NULL, *mask_path = NULL;
   g_autofree char *rng = NULL, *preview_dir = NULL, *out = NULL, *device = NULL;
+  g_autofree char *batch = NULL, *out_dir = NULL;
   gint64 seed = -1;
   int steps = 20, clip_skip = 1;
   double cfg = 7.0, strength = 0.75;
@@ -117,18 +286,16 @@ hb_cli_generate (int argc, char **argv)
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output PNG (huabu-<seed>.png by default)", "PNG" },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device, "Vulkan device: index or part of its name", "DEV" },
     { "no-history", 0, 0, G_OPTION_ARG_NONE, &no_history, "Do not record this picture in the history", NULL },
+    { "batch", 0, 0, G_OPTION_ARG_FILENAME, &batch, "Generate every entry of this JSON file (a list of {\"prompt\", \"negative\", \"seed\", \"init\", \"strength\"}) into --out-dir as NNNN.png", "JSON" },
+    { "out-dir", 0, 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for --batch pictures (the current one by default)", "DIR" },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = new_context ("Generate a picture from a prompt.", entries);
+  g_autoptr(GOptionContext) ctx = new_context ("Generate a picture from a prompt, or a batch of them.", entries);
   g_autoptr(GError) error = NULL;
   g_autoptr(HbEngine) engine = NULL;
   g_autoptr(HbModel) model = NULL;
-  g_autoptr(HbImage) init = NULL, mask = NULL, image = NULL;
-  g_autoptr(HbGenerationRecord) record = NULL;
-  g_autofree char *parameters = NULL, *json = NULL;
+  g_autoptr(HbImage) init = NULL, mask = NULL;
   HbGenerateParams params;
-  CliProgress progress = { 0 };
-  HbGenerateTimings tm;
 
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
@@ -205,48 +372,9 @@ hb_cli_generate (int argc, char **argv)
       return 1;
     }
 
-  progress.preview_dir = preview_dir;
-  progress.started = g_get_monotonic_time ();
-  image = hb_engine_generate (engine, model, &params, on_progress, &progress, NULL, &error);
-  fprintf (stderr, "\n");
-  if (image == NULL)
-    {
-      print_error ("generate", error);
-      return 1;
-    }
-  hb_engine_get_timings (engine, &tm);
-
-  record = hb_generation_record_new_from_params (&params, hb_model_get_name (model),
-                                                 hb_model_get_hash (model));
-  record->duration_s = tm.total_ms / 1000.0;
-  parameters = hb_generation_record_to_parameters (record);
-  json = hb_generation_record_to_json (record);
-  if (out == NULL)
-    out = g_strdup_printf ("huabu-%" G_GUINT64_FORMAT ".png", params.seed);
-  {
-    HbPngText texts[2] = { { "parameters", parameters }, { "huabu", json } };
-    if (!hb_png_save (out, image, texts, 2, &error))
-      {
-        print_error ("generate", error);
-        return 1;
-      }
-  }
-  printf ("%s\n", out);
-  fprintf (stderr, "%s\n%.1f s on %s (text %.0f ms, %d steps %.0f ms, decode %.0f ms)\n",
-           parameters, tm.total_ms / 1000.0, hb_engine_device_name (engine),
-           tm.text_ms, tm.steps_run, tm.sample_ms, tm.decode_ms);
-
-  if (!no_history)
-    {
-      g_autoptr(HbHistoryStore) store = hb_history_store_open (NULL, &error);
-      if (store == NULL || hb_history_store_add (store, record, image, init, mask, &error) == 0)
-        {
-          fprintf (stderr, "huabu-cli generate: the picture is saved as %s but could not be added "
-                   "to the history: %s\n", out, error->message);
-          return 1;
-        }
-    }
-  return 0;
+  if (batch != NULL)
+    return generate_batch (engine, model, &params, batch, out_dir, !no_history);
+  return generate_one (engine, model, &params, preview_dir, out, !no_history, TRUE) ? 0 : 1;
 }
 
 int
