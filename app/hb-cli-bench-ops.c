@@ -6,7 +6,8 @@
  * timestamps; the table shows the median of several runs, as GFLOP/s for
  * compute-bound kernels and GB/s for memory-bound ones. On a CPU-type
  * device, OpenBLAS sgemm on the same matmul shapes (2 threads, the cores
- * lavapipe uses here) stands beside it as the practical limit of the CPU.
+ * lavapipe uses here) stands beside it as the practical limit of the CPU;
+ * for a 3x3 conv, on the GEMM it amounts to after im2col.
  */
 
 #include "config.h"
@@ -29,13 +30,20 @@ typedef enum {
   BENCH_CONV3X3,
   BENCH_ATTENTION,
   BENCH_GROUP_NORM,
+  BENCH_LAYER_NORM,
+  BENCH_GEGLU,
+  BENCH_SILU,
   BENCH_ADD,
+  BENCH_UPSAMPLE,
+  BENCH_CONCAT,
 } BenchKind;
 
 typedef struct {
   BenchKind   kind;
   const char *label;
-  int64_t     d[4];   /* linear: M K N; conv: H W Cin Cout; attention: Lq Lk heads D; others: H W C */
+  int64_t     d[4];   /* linear: M K N; conv: H W Cin Cout; attention: Lq Lk heads D;
+                       * layer norm, GEGLU: rows C (GEGLU: C outputs from 2C inputs);
+                       * others: H W C */
 } BenchSpec;
 
 static const BenchSpec benches[] = {
@@ -46,7 +54,12 @@ static const BenchSpec benches[] = {
   { BENCH_ATTENTION,  "attention 4096q 77k 8x40",   { 4096, 77, 8, 40 } },
   { BENCH_ATTENTION,  "attention 4096q 4096k 8x40", { 4096, 4096, 8, 40 } },
   { BENCH_GROUP_NORM, "group_norm+silu 64x64x320",  { 64, 64, 320 } },
+  { BENCH_LAYER_NORM, "layer_norm 4096x320",        { 4096, 320 } },
+  { BENCH_GEGLU,      "geglu 4096x2560->1280",      { 4096, 1280 } },
+  { BENCH_SILU,       "silu 64x64x320",             { 64, 64, 320 } },
   { BENCH_ADD,        "add 64x64x320",              { 64, 64, 320 } },
+  { BENCH_UPSAMPLE,   "upsample2x 32x32x640",       { 32, 32, 640 } },
+  { BENCH_CONCAT,     "concat 64x64x(320+320)",     { 64, 64, 320 } },
 };
 
 /* Host buffers of the weights and inputs of one benchmark graph; weights
@@ -154,6 +167,45 @@ bench_graph_init (BenchGraph *bg, const BenchSpec *s, GRand *rand)
                                   weight (bg, "beta", 1, &d[2], rand), 32, 1e-5f, TRUE);
         break;
       }
+    case BENCH_LAYER_NORM:
+      {
+        int64_t xs[3] = { 1, d[0], d[1] };
+        HbTensor *x = input (bg, "x", 3, xs);
+
+        bg->node = hb_layer_norm (bg->graph, x, weight (bg, "gamma", 1, &d[1], rand),
+                                  weight (bg, "beta", 1, &d[1], rand), 1e-5f);
+        break;
+      }
+    case BENCH_GEGLU:
+      {
+        int64_t xs[3] = { 1, d[0], 2 * d[1] };
+
+        bg->node = hb_geglu (bg->graph, input (bg, "x", 3, xs));
+        break;
+      }
+    case BENCH_SILU:
+      {
+        int64_t xs[4] = { 1, d[0], d[1], d[2] };
+
+        bg->node = hb_unary (bg->graph, HB_OP_SILU, input (bg, "x", 4, xs));
+        break;
+      }
+    case BENCH_UPSAMPLE:
+      {
+        int64_t xs[4] = { 1, d[0], d[1], d[2] };
+
+        bg->node = hb_upsample_nearest2x (bg->graph, input (bg, "x", 4, xs));
+        break;
+      }
+    case BENCH_CONCAT:
+      {
+        int64_t xs[4] = { 1, d[0], d[1], d[2] };
+        HbTensor *a = input (bg, "a", 4, xs);
+        HbTensor *b = input (bg, "b", 4, xs);
+
+        bg->node = hb_concat (bg->graph, a, b);
+        break;
+      }
     case BENCH_ADD:
     default:
       {
@@ -169,19 +221,22 @@ bench_graph_init (BenchGraph *bg, const BenchSpec *s, GRand *rand)
 }
 
 /* Bytes a memory-bound kernel must move at least: its fp32 inputs read
- * once and its output written once. */
+ * once and its output written once (group norm reads its input twice, but
+ * only the minimum is counted). */
 static double
 bench_bytes (const BenchGraph *bg)
 {
   double n = (double) hb_tensor_nelements (bg->node) * 4.0;
 
-  return n * (1.0 + (double) bg->inputs->len);
+  for (guint i = 0; i < bg->inputs->len; i++)
+    n += (double) hb_tensor_nelements (g_ptr_array_index (bg->inputs, i)) * 4.0;
+  return n;
 }
 
 static gboolean
 is_memory_bound (BenchKind kind)
 {
-  return kind == BENCH_GROUP_NORM || kind == BENCH_ADD;
+  return kind != BENCH_LINEAR && kind != BENCH_CONV3X3 && kind != BENCH_ATTENTION;
 }
 
 static int
@@ -256,11 +311,17 @@ time_bench (HbBackend *be, const BenchSpec *s, int runs, BenchGraph *bg, double 
 }
 
 #if HAVE_OPENBLAS
-/* OpenBLAS GFLOP/s on the matmul of a linear benchmark, median of runs. */
+/* OpenBLAS GFLOP/s on the matmul of a linear benchmark, or on the GEMM a
+ * 3x3 conv amounts to after im2col (M = H·W, K = 9·Cin, N = Cout; the
+ * im2col itself is not timed, so this is the most OpenBLAS could do),
+ * median of runs. */
 static double
 openblas_gflops (const BenchSpec *s, int runs)
 {
-  int M = (int) s->d[0], K = (int) s->d[1], N = (int) s->d[2];
+  gboolean conv = s->kind == BENCH_CONV3X3;
+  int M = (int) (conv ? s->d[0] * s->d[1] : s->d[0]);
+  int K = (int) (conv ? 9 * s->d[2] : s->d[1]);
+  int N = (int) (conv ? s->d[3] : s->d[2]);
   g_autofree float *a = g_new (float, (gsize) M * K);
   g_autofree float *b = g_new (float, (gsize) N * K);
   g_autofree float *c = g_new0 (float, (gsize) M * N);
@@ -340,10 +401,10 @@ hb_cli_bench_ops (int argc, char **argv)
 
   printf ("Device: %s (%s, %s); kernels: %s family; median of %d runs\n\n", info->name,
           hb_vk_device_type_name (info->type), info->driver_name, family, runs);
-  printf ("%-28s %10s %12s", "kernel", "ms", "rate");
+  printf ("%-28s %10s %15s", "kernel", "ms", "rate");
 #if HAVE_OPENBLAS
   if (cpu_device)
-    printf (" %16s", "OpenBLAS (2 thr)");
+    printf (" %21s", "OpenBLAS sgemm, 2 thr");
 #endif
   printf ("\n");
 
@@ -362,13 +423,13 @@ hb_cli_bench_ops (int argc, char **argv)
           return 1;
         }
       if (is_memory_bound (s->kind))
-        printf ("%-28s %10.3f %7.1f GB/s", s->label, ms, bench_bytes (&bg) / (ms * 1e6));
+        printf ("%-28s %10.3f %10.1f GB/s", s->label, ms, bench_bytes (&bg) / (ms * 1e6));
       else
-        printf ("%-28s %10.3f %4.1f GFLOP/s", s->label, ms,
+        printf ("%-28s %10.3f %7.1f GFLOP/s", s->label, ms,
                 hb_tensor_flops (bg.node) / (ms * 1e6));
 #if HAVE_OPENBLAS
-      if (cpu_device && s->kind == BENCH_LINEAR)
-        printf (" %8.1f GFLOP/s", openblas_gflops (s, runs));
+      if (cpu_device && (s->kind == BENCH_LINEAR || s->kind == BENCH_CONV3X3))
+        printf (" %13.1f GFLOP/s", openblas_gflops (s, runs));
 #endif
       printf ("\n");
       fflush (stdout);
