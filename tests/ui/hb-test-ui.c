@@ -114,36 +114,99 @@ hb_test_app_get_window (HbApplication *app)
   return HB_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
 }
 
-void
-hb_test_screenshot (GtkWidget  *widget,
-                    const char *name)
+static void
+save_node (GtkWidget     *widget,
+           GskRenderNode *node,
+           int            width,
+           int            height,
+           const char    *name)
 {
   const char *dir = g_getenv ("HB_TEST_OUTPUT");
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = NULL;
-  g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *file = NULL;
   g_autofree char *path = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
   GskRenderer *renderer;
 
-  if (dir == NULL)
-    return;
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-
-  hb_test_settle (0.2);
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);
-
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
   texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
   file = g_strconcat (name, ".png", NULL);
   path = g_build_filename (dir, file, NULL);
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("screenshot: %s", path);
+}
+
+void
+hb_test_screenshot (GtkWidget  *widget,
+                    const char *name)
+{
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+
+  if (g_getenv ("HB_TEST_OUTPUT") == NULL)
+    return;
+
+  hb_test_settle (0.2);
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  save_node (widget, node, width, height, name);
+}
+
+/* Where popover's own origin lies in window's: the popup surface's place
+ * beside its parent surface, corrected for what each surface draws around
+ * its widget (shadows, the popover's arrow). */
+static void
+popover_origin (GtkWidget *window,
+                GtkWidget *popover,
+                double    *x,
+                double    *y)
+{
+  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (popover));
+  GdkSurface *parent = gtk_native_get_surface (GTK_NATIVE (window));
+  double window_dx, window_dy, popover_dx, popover_dy;
+
+  g_assert_true (GDK_IS_POPUP (surface));
+  g_assert_true (gdk_popup_get_parent (GDK_POPUP (surface)) == parent);
+  gtk_native_get_surface_transform (GTK_NATIVE (window), &window_dx, &window_dy);
+  gtk_native_get_surface_transform (GTK_NATIVE (popover), &popover_dx, &popover_dy);
+  *x = gdk_popup_get_position_x (GDK_POPUP (surface)) + popover_dx - window_dx;
+  *y = gdk_popup_get_position_y (GDK_POPUP (surface)) + popover_dy - window_dy;
+}
+
+void
+hb_test_screenshot_with_popover (GtkWidget  *window,
+                                 GtkWidget  *popover,
+                                 const char *name)
+{
+  g_autoptr(GdkPaintable) window_paintable = NULL;
+  g_autoptr(GdkPaintable) popover_paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  int width = gtk_widget_get_width (window);
+  int height = gtk_widget_get_height (window);
+  double x, y;
+
+  if (g_getenv ("HB_TEST_OUTPUT") == NULL)
+    return;
+
+  hb_test_settle (0.2);
+  g_assert_true (gtk_widget_get_mapped (popover));
+  popover_origin (window, popover, &x, &y);
+  window_paintable = gtk_widget_paintable_new (window);
+  popover_paintable = gtk_widget_paintable_new (popover);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (window_paintable, snapshot, width, height);
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x, y));
+  gdk_paintable_snapshot (popover_paintable, snapshot,
+                          gtk_widget_get_width (popover), gtk_widget_get_height (popover));
+  gtk_snapshot_restore (snapshot);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  save_node (window, node, width, height, name);
 }

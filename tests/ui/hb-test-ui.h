@@ -34,5 +34,11 @@ HbWindow      *hb_test_app_get_window (HbApplication  *app);
 /* Renders widget as it is on screen to $HB_TEST_OUTPUT/name.png. */
 void           hb_test_screenshot     (GtkWidget      *widget,
                                        const char     *name);
+/* The same for window with popover, one of its popups, drawn over it where
+ * it is on screen (a popup is a surface of its own, outside the window's
+ * rendering). */
+void           hb_test_screenshot_with_popover (GtkWidget *window,
+                                                GtkWidget *popover,
+                                                const char *name);
 
 G_END_DECLS
