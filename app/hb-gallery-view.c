@@ -381,6 +381,15 @@ on_selection_changed (GtkSelectionModel *model, guint position, guint n_items, H
   show_item (self, item);
 }
 
+/* Removed items leave the selection without a "selection-changed": a
+ * deleted picture must not stay in the detail pane. */
+static void
+on_selection_items_changed (GtkSelectionModel *model, guint position, guint removed, guint added,
+                            HbGalleryView *self)
+{
+  on_selection_changed (model, position, added, self);
+}
+
 /* ---- filters ---------------------------------------------------------------- */
 
 static gint64
@@ -790,6 +799,7 @@ hb_gallery_view_constructed (GObject *object)
   self->model = hb_history_model_new (self->store);
   self->selection = gtk_multi_selection_new (G_LIST_MODEL (g_object_ref (self->model)));
   g_signal_connect (self->selection, "selection-changed", G_CALLBACK (on_selection_changed), self);
+  g_signal_connect (self->selection, "items-changed", G_CALLBACK (on_selection_items_changed), self);
   g_signal_connect_swapped (self->model, "items-changed", G_CALLBACK (update_empty_state), self);
   g_signal_connect_swapped (self->model, "notify::loading", G_CALLBACK (update_empty_state), self);
   self->store_changed_handler = g_signal_connect_swapped (self->store, "changed",

@@ -502,11 +502,26 @@ hb_history_model_get_store (HbHistoryModel *self)
   return self->store;
 }
 
+static gboolean
+same_query (const HbHistoryQuery *a, const HbHistoryQuery *b)
+{
+  return g_strcmp0 (a->text ? a->text : "", b->text ? b->text : "") == 0
+         && !a->favourites_only == !b->favourites_only
+         && g_strcmp0 (a->model_name, b->model_name) == 0
+         && a->from_us == b->from_us
+         && a->until_us == b->until_us;
+}
+
 void
 hb_history_model_set_query (HbHistoryModel *self, const HbHistoryQuery *query)
 {
+  gboolean same;
+
   g_return_if_fail (HB_IS_HISTORY_MODEL (self));
 
+  /* The same query again (a search entry reports its text late) is a
+   * refresh: views keep their selection and scroll position. */
+  same = same_query (&self->query, query);
   g_free (self->text);
   g_free (self->model_name);
   self->query = *query;
@@ -514,7 +529,7 @@ hb_history_model_set_query (HbHistoryModel *self, const HbHistoryQuery *query)
   self->model_name = g_strdup (query->model_name);
   self->query.text = self->text;
   self->query.model_name = self->model_name;
-  run_query (self, FALSE);
+  run_query (self, same);
 }
 
 gboolean

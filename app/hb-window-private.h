@@ -5,6 +5,7 @@
 #pragma once
 
 #include "hb-canvas.h"
+#include "hb-gallery-view.h"
 #include "hb-sidebar.h"
 #include "hb-window.h"
 
@@ -18,5 +19,12 @@ const char *_hb_window_get_error_message  (HbWindow *self);
 GtkWindow  *_hb_window_get_error_dialog   (HbWindow *self);
 /* Microseconds from Generate to the first preview drawn; 0 until then. */
 gint64      _hb_window_get_first_preview_us (HbWindow *self);
+/* The history view; NULL when the history could not be opened. */
+HbGalleryView *_hb_window_get_gallery     (HbWindow *self);
+/* "canvas" or "history". */
+const char *_hb_window_get_visible_view   (HbWindow *self);
+/* What dropping or importing file does. */
+gboolean    _hb_window_open_file          (HbWindow *self,
+                                           GFile    *file);
 
 G_END_DECLS

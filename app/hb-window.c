@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "hb-canvas.h"
+#include "hb-gallery-view.h"
 #include "hb-params.h"
 #include "hb-png.h"
 #include "hb-sidebar.h"
@@ -27,6 +28,7 @@ struct _HbWindow
   HbCanvas             *canvas;
   GtkRevealer          *result_revealer;
   AdwBin               *history_bin;
+  AdwStatusPage        *history_status;
   GtkColorButton       *color_button;
   GtkAdjustment        *size_adjustment;
   GtkAdjustment        *opacity_adjustment;
@@ -35,6 +37,7 @@ struct _HbWindow
   GSettings            *settings;
   HbGeneration         *generation;
   HbHistoryStore       *history;
+  HbGalleryView        *gallery;        /* NULL without a history */
 
   /* owned */
   GtkNativeDialog      *chooser;
@@ -284,12 +287,23 @@ cancel_action (GSimpleAction *action,
   hb_generation_cancel (HB_WINDOW (user_data)->generation);
 }
 
+/* Ctrl+Z in the history (with no delete to undo there) must not change a
+ * canvas nobody is looking at. */
+static gboolean
+canvas_shown (HbWindow *self)
+{
+  return g_strcmp0 (adw_view_stack_get_visible_child_name (self->view_stack), "canvas") == 0;
+}
+
 static void
 undo_action (GSimpleAction *action,
              GVariant      *parameter,
              gpointer       user_data)
 {
-  hb_canvas_undo (HB_WINDOW (user_data)->canvas);
+  HbWindow *self = user_data;
+
+  if (canvas_shown (self))
+    hb_canvas_undo (self->canvas);
 }
 
 static void
@@ -297,7 +311,10 @@ redo_action (GSimpleAction *action,
              GVariant      *parameter,
              gpointer       user_data)
 {
-  hb_canvas_redo (HB_WINDOW (user_data)->canvas);
+  HbWindow *self = user_data;
+
+  if (canvas_shown (self))
+    hb_canvas_redo (self->canvas);
 }
 
 static void
@@ -409,6 +426,163 @@ show_message_action (GSimpleAction *action,
   show_toast (HB_WINDOW (user_data), g_variant_get_string (parameter, NULL));
 }
 
+/* ---- pictures from outside: files, drops, the history ---------------- */
+
+/* The picture becomes the sketch; the size settings (and so the canvas and
+ * the next generation) follow it within their ranges. */
+static gboolean
+put_on_canvas (HbWindow  *self,
+               GFile     *file,
+               GError   **error)
+{
+  g_autoptr(GdkTexture) texture = gdk_texture_new_from_file (file, error);
+  int width, height;
+
+  if (texture == NULL)
+    return FALSE;
+
+  width = CLAMP (gdk_texture_get_width (texture), 64, 2048) / 8 * 8;
+  height = CLAMP (gdk_texture_get_height (texture), 64, 2048) / 8 * 8;
+  hb_canvas_discard_result (self->canvas);
+  g_clear_pointer (&self->shown_record, hb_generation_record_free);
+  if (g_settings_get_int (self->settings, "width") != width)
+    g_settings_set_int (self->settings, "width", width);
+  if (g_settings_get_int (self->settings, "height") != height)
+    g_settings_set_int (self->settings, "height", height);
+  hb_canvas_import_texture (self->canvas, texture);
+  adw_view_stack_set_visible_child_name (self->view_stack, "canvas");
+  update_result_bar (self);
+  return TRUE;
+}
+
+static void
+show_unreadable (HbWindow *self,
+                 GFile    *file)
+{
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *message = g_strdup_printf (_("“%s” is not a picture Huabu can open. Try a PNG or JPEG file."), name);
+
+  show_toast (self, message);
+}
+
+static void
+apply_record (HbWindow                 *self,
+              const HbGenerationRecord *record)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The rest is applied even when one value cannot be. */
+  if (!hb_sidebar_apply_record (self->sidebar, record, &error))
+    show_toast (self, error->message);
+  adw_flap_set_reveal_flap (self->flap, TRUE);
+}
+
+/* A PNG carrying its parameters (Huabu's own, the web UIs' "parameters"
+ * text or ComfyUI's "prompt" graph) gives them to the sidebar, as other
+ * tools do when their pictures are dropped in; the toast offers to put the
+ * picture on the canvas too. Any other picture goes onto the canvas. */
+gboolean
+_hb_window_open_file (HbWindow *self,
+                      GFile    *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+  g_autoptr(GHashTable) texts = NULL;
+  g_autoptr(HbImage) image = NULL;
+  g_autoptr(HbGenerationRecord) record = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (path != NULL)
+    image = hb_png_load (path, &texts, NULL);
+  if (image != NULL && texts != NULL)
+    record = hb_generation_record_from_png_texts (texts, NULL);
+
+  if (record != NULL)
+    {
+      g_autofree char *name = g_file_get_basename (file);
+      g_autofree char *uri = g_file_get_uri (file);
+      g_autofree char *title = g_strdup_printf (_("Parameters of “%s” are in the sidebar"), name);
+      AdwToast *toast = adw_toast_new (title);
+
+      apply_record (self, record);
+      adw_toast_set_timeout (toast, 6);
+      adw_toast_set_button_label (toast, _("Put on _Canvas"));
+      adw_toast_set_action_name (toast, "win.put-on-canvas");
+      adw_toast_set_action_target_value (toast, g_variant_new_string (uri));
+      adw_toast_overlay_add_toast (self->toast_overlay, toast);
+      return TRUE;
+    }
+
+  if (!put_on_canvas (self, file, &error))
+    {
+      show_unreadable (self, file);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+put_on_canvas_action (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  HbWindow *self = user_data;
+  g_autoptr(GFile) file = g_file_new_for_uri (g_variant_get_string (parameter, NULL));
+
+  if (!put_on_canvas (self, file, NULL))
+    show_unreadable (self, file);
+}
+
+static gboolean
+on_drop (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         HbWindow      *self)
+{
+  GSList *files = g_value_get_boxed (value);
+
+  if (files == NULL)
+    return FALSE;
+  return _hb_window_open_file (self, files->data);
+}
+
+static void
+on_reuse_parameters (HbWindow                 *self,
+                     const HbGenerationRecord *record)
+{
+  /* The sidebar shows them: no toast, it would cover the gallery's own
+   * (the undo of a delete). */
+  apply_record (self, record);
+}
+
+static void
+on_send_to_canvas (HbWindow                 *self,
+                   const HbGenerationRecord *record,
+                   const char               *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GError) error = NULL;
+
+  if (!put_on_canvas (self, file, &error))
+    show_error (self, _("Could Not Open the Picture"), error->message);
+}
+
+static void
+show_view_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  HbWindow *self = user_data;
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  if (adw_view_stack_get_child_by_name (self->view_stack, name) == NULL)
+    return;
+  adw_view_stack_set_visible_child_name (self->view_stack, name);
+  /* Straight to the pictures, so the arrows move between them. */
+  if (g_str_equal (name, "history") && self->gallery != NULL)
+    gtk_widget_child_focus (GTK_WIDGET (self->gallery), GTK_DIR_TAB_FORWARD);
+}
+
 static void
 on_import_response (GtkNativeDialog *dialog,
                     int              response,
@@ -417,18 +591,8 @@ on_import_response (GtkNativeDialog *dialog,
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GdkTexture) texture = gdk_texture_new_from_file (file, &error);
 
-      if (texture != NULL)
-        hb_canvas_import_texture (self->canvas, texture);
-      else
-        {
-          g_autofree char *name = g_file_get_basename (file);
-          g_autofree char *message = g_strdup_printf (_("“%s” is not a picture Huabu can open. Try a PNG or JPEG file."), name);
-
-          show_toast (self, message);
-        }
+      _hb_window_open_file (self, file);
     }
   g_clear_object (&self->chooser);
 }
@@ -562,6 +726,8 @@ static const GActionEntry win_actions[] = {
   { "export", export_action },
   { "paste", paste_action },
   { "toggle-sidebar", toggle_sidebar_action },
+  { "put-on-canvas", put_on_canvas_action, "s" },
+  { "show-view", show_view_action, "s" },
 };
 
 /* ---- settings -------------------------------------------------------- */
@@ -650,6 +816,18 @@ _hb_window_get_first_preview_us (HbWindow *self)
   return self->first_preview_us;
 }
 
+HbGalleryView *
+_hb_window_get_gallery (HbWindow *self)
+{
+  return self->gallery;
+}
+
+const char *
+_hb_window_get_visible_view (HbWindow *self)
+{
+  return adw_view_stack_get_visible_child_name (self->view_stack);
+}
+
 /* Not in constructed(): "application" is set after it runs. */
 static void
 hb_window_setup (HbWindow      *self,
@@ -668,6 +846,20 @@ hb_window_setup (HbWindow      *self,
   g_signal_connect_object (self->generation, "image", G_CALLBACK (on_image), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->generation, "finished", G_CALLBACK (on_finished), self, G_CONNECT_SWAPPED);
   on_running_changed (self);
+
+  if (self->history != NULL)
+    {
+      GtkWidget *gallery = hb_gallery_view_new (self->history);
+
+      g_signal_connect_object (gallery, "reuse-parameters", G_CALLBACK (on_reuse_parameters), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (gallery, "send-to-canvas", G_CALLBACK (on_send_to_canvas), self, G_CONNECT_SWAPPED);
+      self->gallery = HB_GALLERY_VIEW (gallery);
+      adw_bin_set_child (self->history_bin, gallery);
+    }
+  else
+    adw_status_page_set_description (self->history_status,
+                                     _("The history could not be opened, so pictures are not kept. "
+                                       "Check that the data folder can be written and restart Huabu."));
 
   notice = hb_application_get_history_notice (app);
   if (notice != NULL)
@@ -727,6 +919,7 @@ hb_window_class_init (HbWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HbWindow, canvas);
   gtk_widget_class_bind_template_child (widget_class, HbWindow, result_revealer);
   gtk_widget_class_bind_template_child (widget_class, HbWindow, history_bin);
+  gtk_widget_class_bind_template_child (widget_class, HbWindow, history_status);
   gtk_widget_class_bind_template_child (widget_class, HbWindow, color_button);
   gtk_widget_class_bind_template_child (widget_class, HbWindow, size_adjustment);
   gtk_widget_class_bind_template_child (widget_class, HbWindow, opacity_adjustment);
@@ -749,11 +942,15 @@ hb_window_class_init (HbWindowClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_equal, GDK_CONTROL_MASK, "win.zoom-in", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, GDK_CONTROL_MASK, "win.zoom-out", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "win.cancel", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_ALT_MASK, "win.show-view", "s", "canvas");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, GDK_ALT_MASK, "win.show-view", "s", "history");
 }
 
 static void
 hb_window_init (HbWindow *self)
 {
+  GtkDropTarget *drop;
+
   gtk_widget_init_template (GTK_WIDGET (self));
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
@@ -779,6 +976,13 @@ hb_window_init (HbWindow *self)
   g_signal_connect_swapped (self->canvas, "notify::tool", G_CALLBACK (on_tool_changed), self);
   g_signal_connect_swapped (self->canvas, "notify::has-result", G_CALLBACK (update_result_bar), self);
   g_signal_connect_swapped (self->canvas, "stroke-finished", G_CALLBACK (on_stroke_finished), self);
+
+  /* Files dropped anywhere, the canvas included (capture: before the
+   * canvas's own target, which would only take the picture). */
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (drop), GTK_PHASE_CAPTURE);
+  g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 }
 
 HbWindow *
