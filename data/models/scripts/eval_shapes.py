@@ -20,6 +20,13 @@ Commands:
                           generate the prompts with the PyTorch reference
                           (Euler a, 20 steps, CFG 6, each prompt's seed) into
                           DIR/NNNN.png, then score them
+  engine PROMPTS DIR [--cli huabu-cli] [--model M] [--n N] [--cfg 6]
+                          the same with the Huabu engine (huabu-cli generate
+                          --batch); entries with "init" run img2img at their
+                          "strength" (sketches made by shapes_dataset.py
+                          --sketches) and are also scored per sketch: the
+                          prompt's shape, colour and place all found
+  psnr DIR_A DIR_B        PSNR between same-named pictures of two folders
   detect PNG...           print what the detector sees
 """
 
@@ -197,14 +204,68 @@ def selftest(n):
     return report(total)
 
 
-def score(prompts_path, folder):
+def score(prompts_path, folder, n=None):
     with open(prompts_path) as f:
-        prompts = json.load(f)["prompts"]
+        prompts = json.load(f)["prompts"][:n]
     total = collections.defaultdict(lambda: [0, 0])
+    sketch_ok = 0
     for i, p in enumerate(prompts):
-        img = np.asarray(Image.open(os.path.join(folder, f"{i:04d}.png")).convert("RGB"))
-        _add(total, compare(p["scene"], detect(img)))
+        pic = Image.open(os.path.join(folder, f"{i:04d}.png")).convert("RGB")
+        if pic.size != (SIZE, SIZE):
+            pic = pic.resize((SIZE, SIZE), Image.BILINEAR)
+        img = np.asarray(pic)
+        hits = compare(p["scene"], detect(img))
+        _add(total, hits)
+        sketch_ok += all(hits[k][0] == hits[k][1] for k in ("shape", "colour", "place"))
+    if any("init" in p for p in prompts):
+        print(f"img2img: shape, colour and place all found in {sketch_ok}/{len(prompts)} = "
+              f"{100 * sketch_ok / len(prompts):.1f}% of the sketches")
     return report(total)
+
+
+def engine(cli, model, prompts_path, folder, n, cfg_scale):
+    """Generates the prompts with huabu-cli (Euler a, 20 steps) and scores them."""
+    import subprocess
+    import time
+    with open(prompts_path) as f:
+        prompts = json.load(f)["prompts"][:n]
+    base = os.path.dirname(os.path.abspath(prompts_path))
+    for p in prompts:
+        if "init" in p and not os.path.isabs(p["init"]):
+            p["init"] = os.path.join(base, p["init"])
+    os.makedirs(folder, exist_ok=True)
+    batch = os.path.join(folder, "batch.json")
+    with open(batch, "w") as f:
+        json.dump({"prompts": prompts}, f)
+    cmd = [cli, "generate", "--batch", batch, "--out-dir", folder, "--steps", "20",
+           "--size", f"{SIZE}x{SIZE}",
+           "--sampler", "Euler a", "--cfg", str(cfg_scale), "--no-history"]
+    if model:
+        cmd += ["--model", model]
+    t0 = time.time()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    print(f"{len(prompts)} pictures in {time.time() - t0:.1f} s "
+          f"({(time.time() - t0) / len(prompts):.2f} s each, model load included)")
+    return score(batch, folder)
+
+
+def psnr(dir_a, dir_b):
+    values = []
+    for name in sorted(os.listdir(dir_a)):
+        other = os.path.join(dir_b, name)
+        if not name.endswith(".png") or not os.path.exists(other):
+            continue
+        a = np.asarray(Image.open(os.path.join(dir_a, name)).convert("RGB"), dtype=np.float64)
+        b = np.asarray(Image.open(other).convert("RGB"), dtype=np.float64)
+        mse = ((a - b) ** 2).mean()
+        values.append(float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse))
+    if not values:
+        raise SystemExit(f"no pictures of the same name in {dir_a} and {dir_b}")
+    finite = [v for v in values if math.isfinite(v)]
+    mean = sum(finite) / len(finite) if finite else float("inf")
+    print(f"PSNR over {len(values)} pictures: min {min(values):.1f} dB, mean {mean:.1f} dB "
+          f"(identical: {len(values) - len(finite)})")
+    return min(values)
 
 
 def reference(model_path, prompts_path, folder, n, cfg_scale):
@@ -240,6 +301,16 @@ def main():
     s.add_argument("folder")
     s.add_argument("--n", type=int, default=240)
     s.add_argument("--cfg", type=float, default=6.0)
+    s = sub.add_parser("engine")
+    s.add_argument("prompts")
+    s.add_argument("folder")
+    s.add_argument("--cli", default="huabu-cli")
+    s.add_argument("--model")
+    s.add_argument("--n", type=int, default=240)
+    s.add_argument("--cfg", type=float, default=6.0)
+    s = sub.add_parser("psnr")
+    s.add_argument("a")
+    s.add_argument("b")
     s = sub.add_parser("detect")
     s.add_argument("png", nargs="+")
     args = ap.parse_args()
@@ -249,6 +320,10 @@ def main():
         score(args.prompts, args.folder)
     elif args.cmd == "reference":
         reference(args.model, args.prompts, args.folder, args.n, args.cfg)
+    elif args.cmd == "engine":
+        engine(args.cli, args.model, args.prompts, args.folder, args.n, args.cfg)
+    elif args.cmd == "psnr":
+        psnr(args.a, args.b)
     else:
         for path in args.png:
             print(path, json.dumps(detect(np.asarray(Image.open(path).convert("RGB")))))

@@ -298,7 +298,8 @@ def sketches(folder, n=60, seed=777):
     for i in range(n):
         scene = random_scene(rng)
         Image.fromarray(render(scene, rng, hand_drawn=True)).save(os.path.join(folder, f"{i:04d}.png"))
-        prompts.append({"prompt": canonical_caption(scene), "seed": 3000 + i, "scene": scene})
+        prompts.append({"prompt": canonical_caption(scene), "seed": 3000 + i, "scene": scene,
+                        "init": f"{i:04d}.png", "strength": 0.6})
     with open(os.path.join(folder, "prompts.json"), "w") as f:
         json.dump({"prompts": prompts}, f, indent=1)
 
