@@ -9,7 +9,7 @@
 #
 # The directories are the configured absolute ones. "files" checks the tree
 # and what is inside the files (the catalogues translate, the desktop file
-# names an installed icon and binary). "run" mounts the installed tree over
+# names an installed icon and binary). "run" mounts the installed tree at
 # the configured prefix in a private mount namespace (unshare), so the
 # installed binaries find their data at the paths built into them, exactly
 # as after a real "meson install"; the source tree's model folder is hidden
@@ -138,9 +138,17 @@ def check_files(root, source, prefix, bindir, datadir, localedir, pkgdatadir, ap
             problem('the installed schema does not compile: ' + run.stderr.strip())
 
 
+# The installed tree goes over the configured prefix as the upper layer of
+# an overlay, so the system's own files there (the libraries, when the
+# prefix is /usr) stay visible; where the kernel refuses an overlay in a
+# user namespace, a bind mount of the tree alone does for prefixes other
+# than /usr.
 RUN_SCRIPT = r'''
 set -eu
-mount --bind "$HB_STAGED_PREFIX" "$HB_PREFIX"
+if ! mount -t overlay overlay -o "lowerdir=$HB_STAGED_PREFIX:$HB_PREFIX" "$HB_PREFIX" 2>/dev/null; then
+  [ "$HB_PREFIX" != /usr ] && [ "$HB_PREFIX" != / ]
+  mount --bind "$HB_STAGED_PREFIX" "$HB_PREFIX"
+fi
 if [ -d "$HB_SOURCE_MODELDIR" ]; then
   mount --bind "$HB_EMPTY" "$HB_SOURCE_MODELDIR"
 fi
