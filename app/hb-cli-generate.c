@@ -420,7 +420,7 @@ typedef struct {
 } OpTotal;
 
 static void
-print_profile (GArray *timings)
+print_profile (const char *what, GArray *timings)
 {
   g_autoptr(GHashTable) totals = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   g_autoptr(GList) values = NULL;
@@ -443,7 +443,7 @@ print_profile (GArray *timings)
       all += t->ms;
     }
   values = g_hash_table_get_values (totals);
-  printf ("\nGPU time per op, one UNet evaluation (%u nodes timed):\n", timings->len);
+  printf ("\nGPU time per op, %s (%u nodes timed):\n", what, timings->len);
   printf ("  %-20s %6s %10s %7s %10s\n", "op", "count", "ms", "share", "GFLOP/s");
   for (GList *l = values; l; l = l->next)
     {
@@ -556,9 +556,19 @@ hb_cli_bench (int argc, char **argv)
       g_clear_pointer (&image, hb_image_free);
       /* Profiling applies to graphs prepared afterwards: use a new size key. */
       image = hb_engine_generate (engine, model, &params, NULL, NULL, NULL, &error);
+      if (image == NULL)
+        {
+          print_error ("bench", error);
+          return 1;
+        }
       prof = hb_engine_get_unet_profile (engine);
       if (prof != NULL)
-        print_profile (prof);
+        print_profile (params.cfg != 1.0f ? "one UNet evaluation (one step: both CFG halves in one batch)"
+                                          : "one UNet evaluation (one step)", prof);
+      g_clear_pointer (&prof, g_array_unref);
+      prof = hb_engine_get_decode_profile (engine);
+      if (prof != NULL)
+        print_profile ("VAE decode", prof);
     }
   return 0;
 }

@@ -60,6 +60,8 @@ struct _HbVkCtx {
   GHashTable     *graphs;          /* HbGraph -> HbVkGraph */
   gboolean        profiling;
   GArray         *timings;         /* HbOpTiming of the last profiled compute */
+  HbVkUploadedFunc uploaded;
+  gpointer        uploaded_data;
 
   /* recording state */
   HbVkGraph      *cur;
@@ -532,6 +534,8 @@ upload_weight (HbVkCtx *ctx, HbVkGraph *vg, HbTensor *t, HbVkLoc *loc, GError **
           return FALSE;
         }
       g_hash_table_insert (ctx->weights, (gpointer) t->host_data, w);
+      if (ctx->uploaded != NULL)
+        ctx->uploaded (t->host_data, ctx->uploaded_data);
     }
   w->refs++;
   g_ptr_array_add (vg->weights, (gpointer) t->host_data);
@@ -930,6 +934,17 @@ hb_backend_vk_set_profiling (HbBackend *be, gboolean enable)
 {
   g_return_if_fail (be->klass == &vk_class);
   ((HbVkCtx *) be->ctx)->profiling = enable;
+}
+
+void
+hb_backend_vk_set_upload_notify (HbBackend *be, HbVkUploadedFunc func, gpointer user_data)
+{
+  HbVkCtx *ctx;
+
+  g_return_if_fail (be->klass == &vk_class);
+  ctx = be->ctx;
+  ctx->uploaded = func;
+  ctx->uploaded_data = user_data;
 }
 
 GArray *

@@ -40,6 +40,7 @@ struct _HbEngine {
   HbGenerateTimings timings;
   gboolean        profiling;
   GArray         *unet_profile;
+  GArray         *decode_profile;
   guint           epoch;      /* bumped when prepared graphs must be rebuilt */
 };
 
@@ -174,6 +175,7 @@ hb_engine_free (HbEngine *engine)
     hb_vulkan_device_save_pipeline_cache (engine->device, NULL);
   g_clear_pointer (&engine->device, hb_vulkan_device_free);
   g_clear_pointer (&engine->unet_profile, g_array_unref);
+  g_clear_pointer (&engine->decode_profile, g_array_unref);
   g_free (engine->device_name);
   g_mutex_clear (&engine->lock);
   g_free (engine);
@@ -211,6 +213,12 @@ GArray *
 hb_engine_get_unet_profile (HbEngine *engine)
 {
   return engine->unet_profile ? g_array_ref (engine->unet_profile) : NULL;
+}
+
+GArray *
+hb_engine_get_decode_profile (HbEngine *engine)
+{
+  return engine->decode_profile ? g_array_ref (engine->decode_profile) : NULL;
 }
 
 char *
@@ -397,10 +405,17 @@ hb_model_describe (HbModel *model)
 
 typedef HbGraph *(*BuildFunc) (HbModel *model, const int key[4], CachedGraph *cg);
 
+static void
+weight_uploaded (const void *host_data, gpointer weights)
+{
+  hb_weights_trim_data (weights, host_data);
+}
+
 static gboolean
 ensure_graph (HbModel *model, CachedGraph *cg, const int key[4], BuildFunc build, GError **error)
 {
   GError *werr;
+  gboolean ok;
 
   if (cg->graph != NULL && memcmp (cg->key, key, sizeof cg->key) == 0
       && cg->epoch == model->engine->epoch)
@@ -416,7 +431,15 @@ ensure_graph (HbModel *model, CachedGraph *cg, const int key[4], BuildFunc build
       cached_graph_clear (model, cg);
       return FALSE;
     }
-  if (!hb_backend_prepare (model->engine->backend, cg->graph, error))
+  /* On Vulkan, each host copy goes as soon as its upload is done, so the
+   * peak is not host copies plus device copies of the whole model. */
+  if (model->engine->device != NULL)
+    hb_backend_vk_set_upload_notify (model->engine->backend,
+                                     weight_uploaded, model->weights);
+  ok = hb_backend_prepare (model->engine->backend, cg->graph, error);
+  if (model->engine->device != NULL)
+    hb_backend_vk_set_upload_notify (model->engine->backend, NULL, NULL);
+  if (!ok)
     {
       cached_graph_clear (model, cg);
       return FALSE;
@@ -868,6 +891,11 @@ decode (Run *r, const float *x, GError **error)
       || !hb_backend_compute (be, m->decode.graph, error)
       || !hb_backend_get_output (be, m->decode.out, pixels, (gsize) H * W * 3 * sizeof (float), error))
     return NULL;
+  if (m->engine->profiling)
+    {
+      g_clear_pointer (&m->engine->decode_profile, g_array_unref);
+      m->engine->decode_profile = hb_backend_vk_get_timings (be);
+    }
   if (!all_finite (pixels, (gsize) H * W * 3))
     {
       g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_NUMERIC,

@@ -46,6 +46,10 @@ GError    *hb_weights_error      (HbWeights *w);
  * backend holds its own copy (after hb_backend_prepare). A trimmed weight
  * is converted again if a later graph asks for it. */
 void       hb_weights_trim       (HbWeights *w);
+/* The same for the one weight whose leaf points at `data`, as soon as a
+ * backend has its own copy: trimming weight by weight during an upload
+ * keeps host copies and device copies from adding up. */
+void       hb_weights_trim_data  (HbWeights *w, const void *data);
 const char*hb_weights_metadata   (HbWeights *w, const char *key);
 gsize      hb_weights_host_bytes (HbWeights *w);
 

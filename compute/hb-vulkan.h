@@ -125,6 +125,13 @@ HbVulkanDevice *hb_backend_vulkan_device   (HbBackend *be);
 /* Enables GPU timestamps around each node for graphs prepared afterwards
  * (HUABU_PROFILE=1 enables it from the start). */
 void            hb_backend_vk_set_profiling (HbBackend *be, gboolean enable);
+/* Called with a weight's host_data right after prepare() copied it to the
+ * device, and never again for that graph: the host copy may then be given
+ * back. NULL func to stop. */
+typedef void  (*HbVkUploadedFunc)          (const void *host_data, gpointer user_data);
+void            hb_backend_vk_set_upload_notify (HbBackend       *be,
+                                                 HbVkUploadedFunc func,
+                                                 gpointer         user_data);
 /* Per-node timings of the last compute() of a profiled graph, in node
  * order; NULL when none were taken. Free with g_array_unref(). */
 GArray         *hb_backend_vk_get_timings  (HbBackend *be);

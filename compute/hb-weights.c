@@ -36,6 +36,7 @@ struct _HbWeights {
   GError       *error;
   gsize         host_bytes;
   GPtrArray    *retired;   /* Converted, trimmed and replaced */
+  GHashTable   *by_data;   /* data pointer -> Converted* of the cache */
 };
 
 static gsize page_size;
@@ -89,8 +90,23 @@ retire (HbWeights *w, const char *ckey)
 
   if (g_hash_table_steal_extended (w->cache, ckey, &old_key, &old))
     {
+      if (g_hash_table_lookup (w->by_data, ((Converted *) old)->data) == old)
+        g_hash_table_remove (w->by_data, ((Converted *) old)->data);
       g_free (old_key);
       g_ptr_array_add (w->retired, old);
+    }
+}
+
+static void
+trim_one (HbWeights *w, Converted *c)
+{
+  if (c->in_place)
+    drop_pages (c->data, c->bytes);
+  else if (!c->trimmed)
+    {
+      madvise (c->data, MAX (c->bytes, 1), MADV_DONTNEED);
+      c->trimmed = TRUE;
+      w->host_bytes -= c->bytes;
     }
 }
 
@@ -102,18 +118,23 @@ hb_weights_trim (HbWeights *w)
 
   g_hash_table_iter_init (&iter, w->cache);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Converted *c = value;
+    trim_one (w, value);
+}
 
-      if (c->in_place)
-        drop_pages (c->data, c->bytes);
-      else if (!c->trimmed)
-        {
-          madvise (c->data, MAX (c->bytes, 1), MADV_DONTNEED);
-          c->trimmed = TRUE;
-          w->host_bytes -= c->bytes;
-        }
-    }
+void
+hb_weights_trim_data (HbWeights *w, const void *data)
+{
+  Converted *c = g_hash_table_lookup (w->by_data, data);
+
+  if (c != NULL)
+    trim_one (w, c);
+}
+
+static void
+remember (HbWeights *w, char *ckey, Converted *c)
+{
+  g_hash_table_insert (w->cache, ckey, c);
+  g_hash_table_insert (w->by_data, c->data, c);
 }
 
 HbWeights *
@@ -127,6 +148,7 @@ hb_weights_new (HbCheckpoint *ckpt, HbDType matrix_dtype)
     page_size = (gsize) sysconf (_SC_PAGESIZE);
   w->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, converted_free);
   w->retired = g_ptr_array_new_with_free_func (converted_free);
+  w->by_data = g_hash_table_new (g_direct_hash, g_direct_equal);
   return w;
 }
 
@@ -135,6 +157,7 @@ hb_weights_free (HbWeights *w)
 {
   if (w == NULL)
     return;
+  g_hash_table_unref (w->by_data);
   g_hash_table_unref (w->cache);
   g_ptr_array_unref (w->retired);
   g_clear_error (&w->error);
@@ -333,7 +356,7 @@ hb_weights_get (HbWeights *w, HbGraph *g, const char *key, HbWeightRole role)
       if (c == NULL)
         return stand_in (g, key);
       retire (w, ckey);
-      g_hash_table_insert (w->cache, g_steal_pointer (&ckey), c);
+      remember (w, g_steal_pointer (&ckey), c);
     }
   return leaf (g, key, c);
 }
@@ -405,7 +428,7 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
         }
       w->host_bytes += off;
       retire (w, ckey->str);
-      g_hash_table_insert (w->cache, g_strdup (ckey->str), c);
+      remember (w, g_strdup (ckey->str), c);
     }
   return leaf (g, keys[0], c);
 }

@@ -130,6 +130,8 @@ void        hb_engine_get_timings     (HbEngine *engine, HbGenerateTimings *timi
  * evaluation: a GArray of HbOpTiming, or NULL. Free with g_array_unref. */
 void        hb_engine_set_profiling   (HbEngine *engine, gboolean enable);
 GArray     *hb_engine_get_unet_profile (HbEngine *engine);
+/* The same for the last VAE decode. */
+GArray     *hb_engine_get_decode_profile (HbEngine *engine);
 
 HbImage    *hb_engine_generate        (HbEngine               *engine,
                                        HbModel                *model,
