@@ -170,7 +170,6 @@ update_tile (GtkListItem *list_item)
 
   gtk_picture_set_paintable (GTK_PICTURE (picture), GDK_PAINTABLE (tile_texture (item)));
   gtk_widget_set_visible (star, record != NULL && record->favourite);
-  gtk_widget_set_tooltip_text (overlay, prompt[0] ? prompt : NULL);
   gtk_accessible_update_property (GTK_ACCESSIBLE (overlay), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   prompt[0] ? prompt : _("Picture without a prompt"), -1);
 }
@@ -180,6 +179,23 @@ on_tile_item_notify (HbHistoryItem *item, GParamSpec *pspec, GtkListItem *list_i
 {
   if (gtk_list_item_get_item (list_item) == (gpointer) item)
     update_tile (list_item);
+}
+
+/* The prompt as the tile's tooltip, asked for only when the pointer rests
+ * on it: gtk_widget_set_tooltip_text() would ask the display server where
+ * the pointer is (a round trip) every time a tile's record or thumbnail
+ * arrives, and that is most of the main thread's time while scrolling. */
+static gboolean
+on_tile_query_tooltip (GtkWidget *overlay, int x, int y, gboolean keyboard, GtkTooltip *tooltip,
+                       GtkListItem *list_item)
+{
+  HbHistoryItem *item = gtk_list_item_get_item (list_item);
+  const HbGenerationRecord *record = item ? hb_history_item_get_record (item) : NULL;
+
+  if (record == NULL || record->prompt[0] == '\0')
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, record->prompt);
+  return TRUE;
 }
 
 static void
@@ -199,6 +215,8 @@ setup_tile (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer 
   gtk_overlay_set_child (GTK_OVERLAY (overlay), picture);
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), star);
   g_object_set_data (G_OBJECT (overlay), "star", star);
+  gtk_widget_set_has_tooltip (overlay, TRUE);
+  g_signal_connect (overlay, "query-tooltip", G_CALLBACK (on_tile_query_tooltip), list_item);
   gtk_list_item_set_child (list_item, overlay);
 }
 
