@@ -31,6 +31,25 @@ from train import model_config  # noqa: E402
 NAME = "huabu-shapes.safetensors"
 
 
+def latent_rgb_factors(cache, n=512):
+    """Least-squares latent->RGB map for the live preview: the engine shows
+    M^T z + b (z: the scaled latent, RGB in -1..1) for each latent pixel.
+    Fitted on the cached scenes, re-rendered (the cache's stream is seeded)
+    and averaged over each 8x8 block."""
+    from train import render_batch, SEED
+    zs, rgbs = [], []
+    for i in range(0, n, 32):
+        x, _ = render_batch(SEED + 2_000_000 + i, 32)
+        rgbs.append(torch.nn.functional.avg_pool2d(x, 8))
+        zs.append(cache["mean"][i:i + 32].float() * cache["scale"])
+    z = torch.cat(zs).permute(0, 2, 3, 1).reshape(-1, 4)
+    rgb = torch.cat(rgbs).permute(0, 2, 3, 1).reshape(-1, 3)
+    a = torch.cat([z, torch.ones(z.shape[0], 1)], dim=1).double()
+    sol = torch.linalg.lstsq(a, rgb.double()).solution  # [5, 3]: 4 rows of M, then b
+    err = (a @ sol - rgb.double()).abs().mean().item()
+    return [float(v) for v in sol[:4].flatten()] + [float(v) for v in sol[4]], err
+
+
 def export(work, out_path):
     vae = torch.load(os.path.join(work, "vae.pt"))
     unet = torch.load(os.path.join(work, "unet.pt"))
@@ -43,7 +62,11 @@ def export(work, out_path):
     expected = set(ref.family_shapes(cfg))
     if set(sd) != expected:
         raise SystemExit(f"checkpoint keys differ from the model config: {sorted(set(sd) ^ expected)[:5]}")
+    rgb, rgb_err = latent_rgb_factors(cache)
+    print(f"latent->RGB preview factors: mean abs error {rgb_err:.3f} (RGB in -1..1)")
     meta = {
+        "huabu.resolution": "128",
+        "huabu.latent_rgb": ",".join(f"{v:.5f}" for v in rgb),
         "huabu.text_heads": cfg.text_heads,
         "huabu.unet_heads": cfg.unet_heads,
         "huabu.vae_scale_factor": f"{cache['scale']:.6f}",
