@@ -489,10 +489,11 @@ _hb_window_open_file (HbWindow *self,
   g_autoptr(GHashTable) texts = NULL;
   g_autoptr(HbImage) image = NULL;
   g_autoptr(HbGenerationRecord) record = NULL;
+  g_autoptr(GError) png_error = NULL;
   g_autoptr(GError) error = NULL;
 
   if (path != NULL)
-    image = hb_png_load (path, &texts, NULL);
+    image = hb_png_load (path, &texts, &png_error);
   if (image != NULL && texts != NULL)
     record = hb_generation_record_from_png_texts (texts, NULL);
 
@@ -514,7 +515,13 @@ _hb_window_open_file (HbWindow *self,
 
   if (!put_on_canvas (self, file, &error))
     {
-      show_unreadable (self, file);
+      g_autofree char *lower = path ? g_ascii_strdown (path, -1) : NULL;
+
+      /* A damaged PNG: libpng's reading says what is wrong with it. */
+      if (png_error != NULL && lower != NULL && g_str_has_suffix (lower, ".png"))
+        show_toast (self, png_error->message);
+      else
+        show_unreadable (self, file);
       return FALSE;
     }
   return TRUE;
