@@ -431,6 +431,15 @@ ensure_graph (HbModel *model, CachedGraph *cg, const int key[4], BuildFunc build
       cached_graph_clear (model, cg);
       return FALSE;
     }
+  if (hb_graph_get_shape_error (cg->graph) != NULL)
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "%s: %s. The checkpoint is damaged, or it is not a Stable Diffusion 1.x "
+                   "model of a layout Huabu knows.",
+                   hb_checkpoint_get_path (model->ckpt), hb_graph_get_shape_error (cg->graph));
+      cached_graph_clear (model, cg);
+      return FALSE;
+    }
   /* On Vulkan, each host copy goes as soon as its upload is done, so the
    * peak is not host copies plus device copies of the whole model. */
   if (model->engine->device != NULL)

@@ -5,7 +5,9 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "hb-graph.h"
@@ -14,6 +16,7 @@ struct _HbGraph {
   GPtrArray *nodes;     /* HbTensor*, in creation order = a valid execution order */
   guint     *last_use;  /* computed lazily */
   gboolean   last_use_valid;
+  char      *shape_error; /* the first operands that did not fit, or NULL */
 };
 
 static void
@@ -41,6 +44,7 @@ hb_graph_free (HbGraph *graph)
     return;
   g_ptr_array_unref (graph->nodes);
   g_free (graph->last_use);
+  g_free (graph->shape_error);
   g_free (graph);
 }
 
@@ -224,6 +228,94 @@ hb_graph_last_use (HbGraph *graph, guint id)
   return graph->last_use[id];
 }
 
+static int64_t
+last_dim (const HbTensor *t)
+{
+  return t->shape[t->ndim - 1];
+}
+
+const char *
+hb_graph_get_shape_error (HbGraph *graph)
+{
+  return graph->shape_error;
+}
+
+/* The weight that set the width (last dimension) of t: t itself for a
+ * leaf, else the weight of the nearest matmul or conv it comes from. */
+static const HbTensor *
+width_source (const HbTensor *t)
+{
+  for (int hops = 0; t != NULL && hops < 256; hops++)
+    {
+      if (t->op == HB_OP_NONE)
+        return t->kind == HB_TENSOR_WEIGHT ? t : NULL;
+      if ((t->op == HB_OP_MATMUL || t->op == HB_OP_CONV2D) && t->src[1] != NULL
+          && t->src[1]->op == HB_OP_NONE && t->src[1]->kind == HB_TENSOR_WEIGHT)
+        return t->src[1];
+      t = t->op == HB_OP_VIEW ? t->view_src : t->src[0];
+    }
+  return NULL;
+}
+
+/* A conv weight is held as [Cout, KH, KW, Cin] but written in checkpoints
+ * as [Cout, Cin, KH, KW]: say it the checkpoint's way. Activations are
+ * NHWC. */
+static char *
+shape_string (const HbTensor *t)
+{
+  static const int conv_order[4] = { 0, 3, 1, 2 };
+  gboolean conv = t->kind == HB_TENSOR_WEIGHT && t->ndim == 4;
+  GString *s = g_string_new (t->kind == HB_TENSOR_WEIGHT ? "[" : t->ndim == 4 ? "NHWC [" : "[");
+
+  for (int i = 0; i < t->ndim; i++)
+    g_string_append_printf (s, "%s%" PRId64, i ? ", " : "", t->shape[conv ? conv_order[i] : i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Records that operands of a node do not fit, in words that name the
+ * weights involved (the checkpoint keys), and returns ok. The node is still
+ * built with a plausible shape so that model code can finish the graph;
+ * the graph must not be run (callers check hb_graph_get_shape_error). Only
+ * the first problem is kept: later ones usually follow from it. */
+static gboolean
+fits (HbGraph *g, gboolean ok, const HbTensor *x, const HbTensor *w, const char *fmt, ...)
+  G_GNUC_PRINTF (5, 6);
+
+static gboolean
+fits (HbGraph *g, gboolean ok, const HbTensor *x, const HbTensor *w, const char *fmt, ...)
+{
+  const HbTensor *src;
+  g_autofree char *what = NULL;
+  g_autofree char *wshape = NULL;
+  g_autofree char *xshape = NULL;
+  GString *msg;
+  va_list ap;
+
+  if (ok || g->shape_error != NULL)
+    return ok;
+  va_start (ap, fmt);
+  what = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  msg = g_string_new (NULL);
+  if (w != NULL && w->kind == HB_TENSOR_WEIGHT)
+    {
+      wshape = shape_string (w);
+      g_string_append_printf (msg, "the tensor “%s” (%s) does not fit: %s", w->name, wshape, what);
+    }
+  else
+    g_string_append_printf (msg, "%s", what);
+  src = x != NULL ? width_source (x) : NULL;
+  if (x != NULL && src != NULL && src != w)
+    {
+      xshape = shape_string (x);
+      g_string_append_printf (msg, "; its input %s comes from “%s”, one of the two is mis-shaped",
+                              xshape, src->name);
+    }
+  g->shape_error = g_string_free (msg, FALSE);
+  return FALSE;
+}
+
 HbTensor *
 hb_view (HbGraph *g, HbTensor *x, int ndim, const int64_t *shape,
          const int64_t *stride, int64_t offset)
@@ -247,7 +339,9 @@ hb_reshape (HbGraph *g, HbTensor *x, int ndim, const int64_t *shape)
 
   memcpy (tmp.shape, shape, sizeof (int64_t) * ndim);
   g_return_val_if_fail (hb_tensor_is_contiguous (x), NULL);
-  g_return_val_if_fail (hb_tensor_nelements (&tmp) == hb_tensor_nelements (x), NULL);
+  fits (g, hb_tensor_nelements (&tmp) == hb_tensor_nelements (x), x, width_source (x),
+        "it gives %" PRId64 " values where %" PRId64 " are needed",
+        hb_tensor_nelements (x), hb_tensor_nelements (&tmp));
   set_contiguous_strides (&tmp);
   return hb_view (g, x, ndim, shape, tmp.stride, 0);
 }
@@ -262,11 +356,6 @@ hb_copy (HbGraph *g, HbTensor *x)
   return t;
 }
 
-static int64_t
-last_dim (const HbTensor *t)
-{
-  return t->shape[t->ndim - 1];
-}
 
 HbTensor *
 hb_matmul (HbGraph *g, HbTensor *a, HbTensor *b, gboolean trans_b,
@@ -278,24 +367,36 @@ hb_matmul (HbGraph *g, HbTensor *a, HbTensor *b, gboolean trans_b,
   HbTensor *t;
 
   g_return_val_if_fail (a->dtype == HB_DTYPE_F32, NULL);
-  g_return_val_if_fail (b->ndim >= 2, NULL);
-  n = trans_b ? b->shape[b->ndim - 2] : b->shape[b->ndim - 1];
-  kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
-  g_return_val_if_fail (k == kb, NULL);
-  if (b->ndim > 2)
+  if (!fits (g, b->ndim == 2 || (b->ndim > 2 && b->kind != HB_TENSOR_WEIGHT), NULL, b,
+             "a weight matrix must have two dimensions"))
+    {
+      n = b->shape[0];
+      kb = k;
+    }
+  else
+    {
+      n = trans_b ? b->shape[b->ndim - 2] : b->shape[b->ndim - 1];
+      kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
+    }
+  fits (g, k == kb, a, b, "it takes %" PRId64 " input features but gets %" PRId64, kb, k);
+  if (b->ndim > 2 && b->kind != HB_TENSOR_WEIGHT)
     {
       /* batched b: its leading dims must match a's */
       g_return_val_if_fail (b->ndim == a->ndim, NULL);
       for (int i = 0; i < b->ndim - 2; i++)
         g_return_val_if_fail (b->shape[i] == a->shape[i], NULL);
     }
-  g_return_val_if_fail (bias == NULL || hb_tensor_nelements (bias) == n, NULL);
+  fits (g, bias == NULL || hb_tensor_nelements (bias) == n, NULL, bias,
+        "%" PRId64 " bias values for %" PRId64 " outputs (of “%s”)",
+        bias ? hb_tensor_nelements (bias) : 0, n, b->name);
 
   memcpy (shape, a->shape, sizeof shape);
   shape[a->ndim - 1] = n;
   t = new_node (g, HB_OP_MATMUL, HB_DTYPE_F32, a->ndim, shape);
   if (residual != NULL)
-    g_return_val_if_fail (hb_tensor_nelements (residual) == hb_tensor_nelements (t), NULL);
+    fits (g, hb_tensor_nelements (residual) == hb_tensor_nelements (t), residual, b,
+          "its %" PRId64 " outputs per row cannot be added to the residual connection",
+          n);
   t->src[0] = a;
   t->src[1] = b;
   t->src[2] = bias;
@@ -319,17 +420,24 @@ hb_conv2d_asym (HbGraph *g, HbTensor *x, HbTensor *w, HbTensor *bias,
   int64_t shape[4];
   HbTensor *t;
 
-  g_return_val_if_fail (x->ndim == 4 && w->ndim == 4, NULL);
-  g_return_val_if_fail (w->shape[3] == x->shape[3], NULL);
+  g_return_val_if_fail (x->ndim == 4, NULL);
   g_return_val_if_fail (stride >= 1, NULL);
+  if (fits (g, w->ndim == 4, NULL, w, "a convolution kernel must have four dimensions"))
+    fits (g, w->shape[3] == x->shape[3], x, w,
+          "as a convolution it takes %" PRId64 " input channels but gets %" PRId64,
+          w->shape[3], x->shape[3]);
   shape[0] = x->shape[0];
-  shape[1] = (x->shape[1] + pad + pad_end - w->shape[1]) / stride + 1;
-  shape[2] = (x->shape[2] + pad + pad_end - w->shape[2]) / stride + 1;
+  shape[1] = MAX ((x->shape[1] + pad + pad_end - w->shape[1]) / stride + 1, 1);
+  shape[2] = MAX ((x->shape[2] + pad + pad_end - w->shape[2]) / stride + 1, 1);
   shape[3] = w->shape[0];
-  g_return_val_if_fail (bias == NULL || hb_tensor_nelements (bias) == shape[3], NULL);
+  fits (g, bias == NULL || hb_tensor_nelements (bias) == shape[3], NULL, bias,
+        "%" PRId64 " bias values for %" PRId64 " output channels (of “%s”)",
+        bias ? hb_tensor_nelements (bias) : 0, shape[3], w->name);
   t = new_node (g, HB_OP_CONV2D, HB_DTYPE_F32, 4, shape);
   if (residual != NULL)
-    g_return_val_if_fail (hb_tensor_nelements (residual) == hb_tensor_nelements (t), NULL);
+    fits (g, hb_tensor_nelements (residual) == hb_tensor_nelements (t), residual, w,
+          "its %" PRId64 " output channels cannot be added to the residual connection",
+          shape[3]);
   t->src[0] = x;
   t->src[1] = w;
   t->src[2] = bias;
@@ -354,9 +462,13 @@ hb_group_norm (HbGraph *g, HbTensor *x, HbTensor *gamma, HbTensor *beta,
 {
   HbTensor *t;
 
-  g_return_val_if_fail (groups > 0 && last_dim (x) % groups == 0, NULL);
-  g_return_val_if_fail (hb_tensor_nelements (gamma) == last_dim (x), NULL);
-  g_return_val_if_fail (hb_tensor_nelements (beta) == last_dim (x), NULL);
+  g_return_val_if_fail (groups > 0, NULL);
+  fits (g, last_dim (x) % groups == 0, x, NULL,
+        "%" PRId64 " channels cannot be split into %d groups for a group norm", last_dim (x), groups);
+  fits (g, hb_tensor_nelements (gamma) == last_dim (x), x, gamma,
+        "it has %" PRId64 " values for %" PRId64 " channels", hb_tensor_nelements (gamma), last_dim (x));
+  fits (g, hb_tensor_nelements (beta) == last_dim (x), x, beta,
+        "it has %" PRId64 " values for %" PRId64 " channels", hb_tensor_nelements (beta), last_dim (x));
   t = new_like (g, HB_OP_GROUP_NORM, x);
   t->src[0] = x;
   t->src[1] = gamma;
@@ -373,8 +485,10 @@ hb_layer_norm (HbGraph *g, HbTensor *x, HbTensor *gamma, HbTensor *beta, float e
 {
   HbTensor *t;
 
-  g_return_val_if_fail (hb_tensor_nelements (gamma) == last_dim (x), NULL);
-  g_return_val_if_fail (hb_tensor_nelements (beta) == last_dim (x), NULL);
+  fits (g, hb_tensor_nelements (gamma) == last_dim (x), x, gamma,
+        "it has %" PRId64 " values for %" PRId64 " features", hb_tensor_nelements (gamma), last_dim (x));
+  fits (g, hb_tensor_nelements (beta) == last_dim (x), x, beta,
+        "it has %" PRId64 " values for %" PRId64 " features", hb_tensor_nelements (beta), last_dim (x));
   t = new_like (g, HB_OP_LAYER_NORM, x);
   t->src[0] = x;
   t->src[1] = gamma;
@@ -394,9 +508,13 @@ hb_attention (HbGraph *g, HbTensor *q, HbTensor *k, HbTensor *v,
   g_return_val_if_fail (q->ndim == 3 && k->ndim == 3 && v->ndim == 3, NULL);
   g_return_val_if_fail (q->shape[0] == k->shape[0] && k->shape[0] == v->shape[0], NULL);
   g_return_val_if_fail (k->shape[1] == v->shape[1], NULL);
-  g_return_val_if_fail (q->shape[2] == k->shape[2] && k->shape[2] == v->shape[2], NULL);
-  g_return_val_if_fail (heads > 0 && q->shape[2] % heads == 0, NULL);
+  g_return_val_if_fail (heads > 0, NULL);
   g_return_val_if_fail (!causal || q->shape[1] == k->shape[1], NULL);
+  fits (g, q->shape[2] == k->shape[2] && k->shape[2] == v->shape[2], k, width_source (q),
+        "attention queries have %" PRId64 " features but keys %" PRId64 " and values %" PRId64,
+        q->shape[2], k->shape[2], v->shape[2]);
+  fits (g, q->shape[2] % heads == 0, q, width_source (q),
+        "%" PRId64 " features cannot be split into %d attention heads", q->shape[2], heads);
   shape[0] = q->shape[0];
   shape[1] = q->shape[1];
   shape[2] = q->shape[2];
@@ -429,9 +547,10 @@ hb_geglu (HbGraph *g, HbTensor *x)
   int64_t shape[HB_MAX_DIMS];
   HbTensor *t;
 
-  g_return_val_if_fail (last_dim (x) % 2 == 0, NULL);
+  fits (g, last_dim (x) % 2 == 0, x, width_source (x),
+        "GEGLU needs an even number of features, not %" PRId64, last_dim (x));
   memcpy (shape, x->shape, sizeof shape);
-  shape[x->ndim - 1] /= 2;
+  shape[x->ndim - 1] = MAX (shape[x->ndim - 1] / 2, 1);
   t = new_node (g, HB_OP_GEGLU, HB_DTYPE_F32, x->ndim, shape);
   t->src[0] = x;
   set_name (t, "geglu", NULL);
@@ -458,7 +577,15 @@ binary (HbGraph *g, HbOpType op, HbTensor *a, HbTensor *b)
 {
   HbTensor *t;
 
-  g_return_val_if_fail (broadcastable (a, b), NULL);
+  if (!broadcastable (a, b))
+    {
+      g_autofree char *as = shape_string (a);
+      g_autofree char *bs = shape_string (b);
+      const HbTensor *wa = width_source (a), *wb = width_source (b);
+
+      fits (g, FALSE, NULL, NULL, "%s of %s and %s: the shapes do not fit (from “%s” and “%s”)",
+            hb_op_name (op), as, bs, wa ? wa->name : "an input", wb ? wb->name : "an input");
+    }
   t = new_like (g, op, a);
   t->src[0] = a;
   t->src[1] = b;
@@ -503,7 +630,16 @@ hb_concat (HbGraph *g, HbTensor *a, HbTensor *b)
 
   g_return_val_if_fail (a->ndim == b->ndim, NULL);
   for (int i = 0; i < a->ndim - 1; i++)
-    g_return_val_if_fail (a->shape[i] == b->shape[i], NULL);
+    if (a->shape[i] != b->shape[i])
+      {
+        g_autofree char *as = shape_string (a);
+        g_autofree char *bs = shape_string (b);
+        const HbTensor *wa = width_source (a), *wb = width_source (b);
+
+        fits (g, FALSE, NULL, NULL, "concat of %s and %s: the shapes do not fit (from “%s” and “%s”)",
+              as, bs, wa ? wa->name : "an input", wb ? wb->name : "an input");
+        break;
+      }
   memcpy (shape, a->shape, sizeof shape);
   shape[a->ndim - 1] += last_dim (b);
   t = new_node (g, HB_OP_CONCAT, HB_DTYPE_F32, a->ndim, shape);
@@ -558,8 +694,8 @@ hb_get_rows (HbGraph *g, HbTensor *table, HbTensor *ids)
   int64_t shape[2] = { hb_tensor_nelements (ids), last_dim (table) };
   HbTensor *t;
 
-  g_return_val_if_fail (table->ndim == 2, NULL);
   g_return_val_if_fail (ids->dtype == HB_DTYPE_I32, NULL);
+  fits (g, table->ndim == 2, NULL, table, "an embedding table must have two dimensions");
   t = new_node (g, HB_OP_GET_ROWS, HB_DTYPE_F32, 2, shape);
   t->src[0] = table;
   t->src[1] = ids;

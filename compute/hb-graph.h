@@ -130,6 +130,11 @@ void       hb_graph_free             (HbGraph *graph);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbGraph, hb_graph_free)
 
 guint      hb_graph_n_nodes          (HbGraph *graph);
+/* Ops whose operands do not fit (a mis-shaped weight of a checkpoint) are
+ * still added, so that model code can finish building, but the graph must
+ * not be prepared: this says what did not fit, naming the weights, or is
+ * NULL when everything fits. */
+const char*hb_graph_get_shape_error  (HbGraph *graph);
 HbTensor  *hb_graph_node             (HbGraph *graph, guint i);
 /* Index of the last node reading the storage of node `id` (through views);
  * G_MAXUINT for weights, inputs and outputs, whose memory is never reused. */

@@ -263,8 +263,26 @@ hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
     cfg->n_output_blocks++;
   if (attn_key == NULL && hb_weights_has (w, P "middle_block.1.transformer_blocks.0.attn2.to_k.weight"))
     attn_key = g_strdup (P "middle_block.1.");
-  if (cfg->n_output_blocks != cfg->n_input_blocks || cfg->n_levels > (int) G_N_ELEMENTS (cfg->channel_mult)
-      || attn_key == NULL)
+  if (cfg->n_output_blocks > cfg->n_input_blocks)
+    {
+      /* The block after the last input block found is incomplete. */
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "The UNet has %d output blocks but only %d input blocks: the tensor "
+                   "“" P "input_blocks.%d.0.in_layers.2.weight” (or “" P "input_blocks.%d.0.op.weight” "
+                   "for a downsampler) is missing. Huabu expects a Stable Diffusion 1.x UNet.",
+                   cfg->n_output_blocks, cfg->n_input_blocks, cfg->n_input_blocks, cfg->n_input_blocks);
+      return FALSE;
+    }
+  if (cfg->n_output_blocks < cfg->n_input_blocks)
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "The UNet has %d input blocks but only %d output blocks: the tensor "
+                   "“" P "output_blocks.%d.0.in_layers.0.weight” is missing. "
+                   "Huabu expects a Stable Diffusion 1.x UNet.",
+                   cfg->n_input_blocks, cfg->n_output_blocks, cfg->n_output_blocks);
+      return FALSE;
+    }
+  if (cfg->n_levels > (int) G_N_ELEMENTS (cfg->channel_mult) || attn_key == NULL)
     {
       g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
                    "The UNet has %d input blocks, %d output blocks and %s cross-attention; "

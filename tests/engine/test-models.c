@@ -14,9 +14,12 @@
 
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
+#include "huabu-engine.h"
 #include "hb-checkpoint.h"
 #include "hb-model-private.h"
 #include "hb-safetensors.h"
@@ -267,6 +270,110 @@ test_vae_encode (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (e, <, NMSE_TOL);
 }
 
+/* ------------------------------------------------- damaged checkpoints */
+
+/* A copy of tiny-sd.safetensors in a temporary folder, with the header
+ * entry of `key` changed by `edit` (the data area is kept byte for byte). */
+static char *
+write_edited (const char *dir, const char *key, void (*edit) (JsonObject *header, const char *key))
+{
+  g_autofree char *src = golden_path ("tiny-sd.safetensors");
+  g_autofree char *contents = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  char *path = g_build_filename (dir, "edited.safetensors", NULL);
+  guint64 hlen, padded;
+  gsize len;
+  guint8 le[8];
+
+  g_assert_true (g_file_get_contents (src, &contents, &len, &error));
+  memcpy (&hlen, contents, 8);
+  hlen = GUINT64_FROM_LE (hlen);
+  g_assert_true (json_parser_load_from_data (parser, contents + 8, (gssize) hlen, &error));
+  root = json_parser_steal_root (parser);
+  g_assert_true (json_object_has_member (json_node_get_object (root), key));
+  edit (json_node_get_object (root), key);
+  json = json_to_string (root, FALSE);
+  padded = (strlen (json) + 7) / 8 * 8;
+  for (int i = 0; i < 8; i++)
+    le[i] = (guint8) (padded >> (8 * i));
+  g_byte_array_append (out, le, 8);
+  g_byte_array_append (out, (const guint8 *) json, (guint) strlen (json));
+  for (gsize i = strlen (json); i < padded; i++)
+    g_byte_array_append (out, (const guint8 *) " ", 1);
+  g_byte_array_append (out, (const guint8 *) contents + 8 + hlen, (guint) (len - 8 - hlen));
+  g_assert_true (g_file_set_contents (path, (const char *) out->data, out->len, &error));
+  return path;
+}
+
+static void
+drop_tensor (JsonObject *header, const char *key)
+{
+  json_object_remove_member (header, key);
+}
+
+/* Same element count, other dimensions: the data-area checks pass, only
+ * the model's architecture can tell. [A, B, ...] becomes [2A, B/2, ...]. */
+static void
+reshape_tensor (JsonObject *header, const char *key)
+{
+  JsonArray *shape = json_object_get_array_member (json_object_get_object_member (header, key), "shape");
+
+  json_node_set_int (json_array_get_element (shape, 0), json_array_get_int_element (shape, 0) * 2);
+  json_node_set_int (json_array_get_element (shape, 1), json_array_get_int_element (shape, 1) / 2);
+}
+
+/* One more element than the data holds: the reader refuses it. */
+static void
+grow_tensor (JsonObject *header, const char *key)
+{
+  JsonArray *shape = json_object_get_array_member (json_object_get_object_member (header, key), "shape");
+  guint last = json_array_get_length (shape) - 1;
+
+  json_node_set_int (json_array_get_element (shape, last), json_array_get_int_element (shape, last) + 1);
+}
+
+typedef struct {
+  const char *key;
+  void      (*edit) (JsonObject *header, const char *key);
+} DamageCase;
+
+/* Whatever is wrong with a tensor, loading or generating fails with an
+ * error that names it, never a crash or a critical. */
+static void
+test_damaged (gconstpointer data)
+{
+  const DamageCase *c = data;
+  g_autofree char *dir = g_dir_make_tmp ("huabu-damaged-XXXXXX", NULL);
+  g_autofree char *path = write_edited (dir, c->key, c->edit);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HbEngine) engine = hb_engine_new (NULL, &error);
+  g_autoptr(HbModel) model = NULL;
+  g_autoptr(HbImage) image = NULL;
+  HbGenerateParams p;
+
+  g_assert_no_error (error);
+  model = hb_model_load (engine, path, &error);
+  if (model != NULL)
+    {
+      hb_generate_params_init (&p);
+      p.prompt = "a red circle";
+      p.width = p.height = 64;
+      p.steps = 1;
+      image = hb_engine_generate (engine, model, &p, NULL, NULL, NULL, &error);
+      g_assert_null (image);
+    }
+  g_assert_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, c->key));
+  g_clear_pointer (&model, hb_model_free);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -277,10 +384,24 @@ main (int argc, char **argv)
     { "tiny-diffusers", "reference", HB_DTYPE_F32 },
     { "tiny-diffusers", "vulkan", HB_DTYPE_F16 },
   };
+  static const DamageCase damaged[] = {
+    { "model.diffusion_model.input_blocks.1.0.in_layers.2.weight", drop_tensor },
+    { "model.diffusion_model.input_blocks.1.0.out_layers.3.weight", drop_tensor },
+    { "first_stage_model.decoder.mid.attn_1.k.weight", drop_tensor },
+    { "model.diffusion_model.input_blocks.1.0.in_layers.2.weight", reshape_tensor },
+    { "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", reshape_tensor },
+    { "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.ff.net.2.weight", reshape_tensor },
+    { "cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc1.weight", reshape_tensor },
+    { "first_stage_model.decoder.up.1.block.0.conv1.weight", reshape_tensor },
+    { "model.diffusion_model.out.2.weight", grow_tensor },
+  };
   g_autofree char *io_path = golden_path ("tiny-io.safetensors");
+  g_autofree char *tokenizer = g_build_filename (g_getenv ("HB_TEST_SRCDIR"), "..", "data", "models", NULL);
   g_autoptr(GError) error = NULL;
 
   g_test_init (&argc, &argv, NULL);
+  /* The tiny checkpoint uses the built-in model's tokenizer. */
+  g_setenv ("HUABU_CLIP_TOKENIZER", tokenizer, TRUE);
   io = hb_safetensors_open (io_path, &error);
   g_assert_no_error (error);
 
@@ -298,6 +419,14 @@ main (int argc, char **argv)
       g_test_add (p2, Fixture, c, fixture_setup, test_unet, fixture_teardown);
       g_test_add (p3, Fixture, c, fixture_setup, test_vae_decode, fixture_teardown);
       g_test_add (p4, Fixture, c, fixture_setup, test_vae_encode, fixture_teardown);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (damaged); i++)
+    {
+      const char *how = damaged[i].edit == drop_tensor ? "missing"
+                        : damaged[i].edit == grow_tensor ? "truncated" : "mis-shaped";
+      g_autofree char *name = g_strdup_printf ("/huabu/models/damaged/%s/%s", how, damaged[i].key);
+
+      g_test_add_data_func (name, &damaged[i], test_damaged);
     }
   return g_test_run ();
 }

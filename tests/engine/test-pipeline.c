@@ -184,6 +184,63 @@ test_bad_params (void)
   base_params (&p);
   p.cfg = NAN;
   expect_refusal (&p, "CFG");
+  base_params (&p);
+  p.cfg = -1.0f;
+  expect_refusal (&p, "CFG");
+  base_params (&p);
+  p.steps = 0;
+  expect_refusal (&p, "steps");
+  base_params (&p);
+  p.steps = -3;
+  expect_refusal (&p, "steps");
+  base_params (&p);
+  p.height = 63;
+  expect_refusal (&p, "multiple of 8");
+  base_params (&p);
+  p.width = p.height = 8;
+  expect_refusal (&p, "64 to 2048");
+  base_params (&p);
+  p.width = 4096;
+  expect_refusal (&p, "64 to 2048");
+}
+
+/* A starting picture of another size is resized to the output size, and
+ * the engine says so. A 2x pixel-replicated copy resizes back to exactly
+ * the original (bilinear samples fall between identical pixels), so the
+ * result must equal the one from the original. */
+static void
+test_init_resized (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *init_path = golden_path ("init-64.png");
+  g_autoptr(HbImage) init = hb_png_load (init_path, NULL, &error);
+  g_autoptr(HbImage) big = NULL;
+  g_autoptr(HbImage) a = NULL, b = NULL;
+  HbGenerateParams p;
+
+  g_assert_no_error (error);
+  big = hb_image_new (init->width * 2, init->height * 2);
+  for (int y = 0; y < big->height; y++)
+    for (int x = 0; x < big->width; x++)
+      memcpy (big->rgba + ((gsize) y * big->width + x) * 4,
+              init->rgba + ((gsize) (y / 2) * init->width + x / 2) * 4, 4);
+  base_params (&p);
+  g_assert_cmpint (p.width, ==, init->width);
+  g_assert_cmpint (p.height, ==, init->height);
+  p.strength = 0.6f;
+  p.steps = 3;
+  p.init = init;
+  a = hb_engine_generate (engine, model, &p, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p.init = big;
+  g_test_expect_message ("Huabu-Engine", G_LOG_LEVEL_MESSAGE,
+                         "The starting picture is 128×128; it was resized to 64×64*");
+  b = hb_engine_generate (engine, model, &p, NULL, NULL, NULL, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpint (b->width, ==, p.width);
+  g_assert_cmpint (b->height, ==, p.height);
+  g_assert_cmpfloat (psnr (a, b), ==, INFINITY);
 }
 
 static gboolean
@@ -261,6 +318,7 @@ main (int argc, char **argv)
   g_test_add_func ("/huabu/pipeline/bad-params", test_bad_params);
   g_test_add_func ("/huabu/pipeline/cancel", test_cancel);
   g_test_add_func ("/huabu/pipeline/inpaint", test_inpaint);
+  g_test_add_func ("/huabu/pipeline/init-resized", test_init_resized);
   g_test_add_func ("/huabu/pipeline/long-prompt", test_long_prompt);
   {
     int status = g_test_run ();
