@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "hb-gallery-view.h"
@@ -317,7 +319,7 @@ describe_lineage (const HbGenerationRecord *record)
     {
       g_autofree char *name = g_path_get_basename (record->parent_path);
 
-      g_string_append_printf (text, _("Made from %s (#%" G_GINT64_FORMAT ")"), name, record->parent_id);
+      g_string_append_printf (text, _("Made from %s (#%" PRId64 ")"), name, record->parent_id);
     }
   if (record->sketch_path != NULL)
     g_string_append_printf (text, "%s%s", text->len ? "\n" : "", _("Started from a sketch"));
