@@ -424,22 +424,31 @@ hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
 }
 
 #define GN_CHUNKS 3
+#define GN_WG     256
 
 typedef struct {
   guint32 S, C, cg, silu;
-  guint32 off_g, off_b, P, unused;
+  guint32 vw, off_g, off_b, P;
   guint32 off_x[4];
   guint32 off_d[4];
   float   eps;
 } GroupNormPush;
 
+static VkFormat
+group_norm_format (guint vw)
+{
+  return vw == 4 ? VK_FORMAT_R32G32B32A32_SFLOAT
+         : vw == 2 ? VK_FORMAT_R32G32_SFLOAT : VK_FORMAT_R32_SFLOAT;
+}
+
 /* One dispatch over `n_img` images starting at image b0, their rows bound
- * in chunks of P rows (the shader's bindings 0/4/5 and 3/6/7). */
+ * in chunks of P rows (the shader's texel views 0/1/2 and storage
+ * bindings 3/6/7). */
 static gboolean
 group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant,
                      GroupNormPush *push, int64_t b0, int64_t n_img, int64_t P, GError **error)
 {
-  static const guint x_binding[GN_CHUNKS] = { 0, 4, 5 }, d_binding[GN_CHUNKS] = { 3, 6, 7 };
+  static const guint d_binding[GN_CHUNKS] = { 3, 6, 7 };
   HbTensor *x = node->src[0];
   int64_t C = push->C, rows = n_img * push->S;
   int64_t first = b0 * push->S * C;
@@ -456,8 +465,8 @@ group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant,
       int64_t r = k * P < rows ? k * P : 0;
       int64_t n = MIN (P, rows - r);
 
-      if (!hb_vk_bind_storage (ctx, x_binding[k], x, first + r * C, n * C, HB_VK_READ,
-                               &push->off_x[k], error)
+      if (!hb_vk_bind_texel (ctx, k, x, group_norm_format (push->vw), first + r * C, n * C,
+                             &push->off_x[k], error)
           || !hb_vk_bind_storage (ctx, d_binding[k], node, first + r * C, n * C, HB_VK_WRITE,
                                   &push->off_d[k], error))
         return FALSE;
@@ -469,6 +478,7 @@ group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant,
 gboolean
 hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
 {
+  const HbVkDeviceInfo *info = hb_vk_ctx_device_info (ctx);
   HbTensor *x = node->src[0];
   int64_t C = node->shape[node->ndim - 1];
   int64_t B = node->ndim == 1 ? 1 : node->shape[0];
@@ -476,16 +486,33 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   int G = node->iparams[HB_NORM_GROUPS];
   const char *variant = weight_variant (node, "group_norm_f32", "group_norm_f16", error);
   GroupNormPush push = { 0 };
-  int64_t rows_per;
+  int64_t rows_per, cg, q, lanes, texel_rows;
+  guint vw;
 
   if (variant == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
       || !row_chunk (ctx, node, C, &rows_per, error))
     return FALSE;
   if (G <= 0 || C % G != 0)
     return unsupported (node, "its channels do not divide into the groups", error);
+  cg = C / G;
+  /* the widest texel that divides a group and on whose boundaries x starts */
+  vw = cg % 4 == 0 && x->view_offset % 4 == 0 ? 4 : cg % 2 == 0 && x->view_offset % 2 == 0 ? 2 : 1;
+  /* a texel view of a chunk must stay within the device's texel limit too */
+  texel_rows = ((int64_t) info->max_texel_buffer_elements - 16) * vw / C;
+  if (texel_rows <= 0)
+    return unsupported (node, "one row of it is larger than a texel view of this device", error);
+  rows_per = MIN (rows_per, texel_rows);
+  /* positions one lane walks, twice: within llvmpipe's loop limit */
+  q = cg / vw;
+  lanes = MIN (q, GN_WG);
+  if (hb_vk_device_info_is_cpu (info)
+      && 2 * ((S + GN_WG / lanes - 1) / (GN_WG / lanes) + 3) * ((q + lanes - 1) / lanes) > 60000)
+    return unsupported (node, "one of its groups is too large for one workgroup on this device", error);
+
   push.S = (guint32) S;
   push.C = (guint32) C;
-  push.cg = (guint32) (C / G);
+  push.cg = (guint32) cg;
+  push.vw = vw;
   push.silu = node->iparams[HB_NORM_SILU] != 0;
   push.eps = node->fparams[HB_NORM_EPS];
 

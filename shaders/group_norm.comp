@@ -1,35 +1,45 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Group norm over channels-last [B, S, C] with optional fused SiLU. Two
-// passes over the group's S * C/G elements (mean, then variance around
-// it), then the normalised output. W_TYPE is the storage type of gamma
-// and beta.
+// Group norm over channels-last [B, S, C] with optional fused SiLU: one
+// pass over the group's S * C/G elements for its statistics, one for the
+// normalised output. W_TYPE is the storage type of gamma and beta.
+//
+// One workgroup per (group, image). x is read through uniform texel views
+// of VW = 1, 2 or 4 channels a texel (R32F, RG32F, RGBA32F: the widest that
+// divides C/G), so a lane fetches a group's channels a vector at a time;
+// llvmpipe compiles a storage-buffer load per lane and per component, a
+// texel fetch per lane. Lane t walks vector t % q (q = cg / VW vectors per
+// position and group; lanes walk several when q > 256) of positions
+// t / q, t / q + 256 / q, ...: after one division per lane, every index is
+// a running sum.
 //
 // The dispatch's rows (image positions, img * S + pos) may be spread over
-// up to three storage bindings of P rows each, so one image may be larger
-// than maxStorageBufferRange (the VAE decoder's 128 channels at 512x512 are
-// exactly 128 MiB). Unused chunk bindings repeat chunk 0.
+// up to three chunks of P rows (texel views 0..2, storage bindings 3/6/7),
+// so one image may be larger than maxStorageBufferRange (the VAE decoder's
+// 128 channels at 512x512 are exactly 128 MiB). The loops run chunk by
+// chunk with the chunk uniform over the workgroup, so no lane picks a
+// binding per element. Unused chunk bindings repeat chunk 0.
 //
-// One workgroup per (group, image); invocation t walks channel t % cg of
-// positions t / cg, t / cg + 256 / cg, ... (groups wider than 256 channels:
-// each lane also walks channels t, t + 256, ...). This is also the variant for
-// CPU-type devices: llvmpipe ends a shader invocation's loops after 65535
-// iterations in total (gallivm's guard against endless loops), so one
-// invocation cannot walk a whole group of a large image; the loops over
-// positions are further split in blocks for the same reason.
+// Statistics: each lane sums x - K and (x - K)^2 per component, K being
+// the first value it reads of that channel (so the sums hold deviations of
+// the size of the channel's spread, not of its mean), in blocks of 256
+// positions; the per-lane means and M2 are then merged with Chan's
+// formula, over components and over the workgroup.
+//
+// llvmpipe ends a shader invocation's loops after 65535 iterations in all
+// (gallivm's guard against endless loops): the recorder refuses shapes
+// where a lane would walk more positions than that allows.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "activations.glsl"
 
-#define REDUCE_SIZE 256u
+#define WG 256u
+#define BLOCK 256u
 layout(local_size_x = 256) in;
-#include "reduce.glsl"
 
-#define BLOCK 1024u
-
-layout(std430, binding = 0) readonly buffer X0 { float x0[]; };
-layout(std430, binding = 4) readonly buffer X1 { float x1[]; };
-layout(std430, binding = 5) readonly buffer X2 { float x2[]; };
+layout(binding = 8) uniform samplerBuffer X0;
+layout(binding = 9) uniform samplerBuffer X1;
+layout(binding = 10) uniform samplerBuffer X2;
 layout(std430, binding = 1) readonly buffer G { W_TYPE gamma[]; };
 layout(std430, binding = 2) readonly buffer Bt { W_TYPE beta[]; };
 layout(std430, binding = 3) writeonly buffer D0 { float d0[]; };
@@ -38,85 +48,188 @@ layout(std430, binding = 7) writeonly buffer D2 { float d2[]; };
 
 layout(push_constant) uniform Params {
   uint S, C, cg, silu;
-  uint off_g, off_b, P, unused;   // P: rows per chunk binding
-  uvec4 off_x;                    // element offset of each chunk's row 0
-  uvec4 off_d;
+  uint vw, off_g, off_b, P;       // VW; P: rows per chunk
+  uvec4 off_x;                    // texel offset of each chunk's row 0
+  uvec4 off_d;                    // element offset of each chunk's row 0
   float eps;
 } p;
 
-// i: element index within chunk k (row within the chunk * C + channel)
-float load_x(uint k, uint i)
+shared float s_n[WG];
+shared float s_mean[WG];
+shared float s_m2[WG];
+
+// Merges the statistics (nb, mb, m2b) of one set into those of another.
+void chan(inout float na, inout float ma, inout float m2a, float nb, float mb, float m2b)
 {
-  if (k == 0u)
-    return x0[p.off_x.x + i];
-  if (k == 1u)
-    return x1[p.off_x.y + i];
-  return x2[p.off_x.z + i];
+  float n = na + nb;
+  float f = nb / max(n, 1.0);
+  float d = mb - ma;
+
+  ma += d * f;
+  m2a += m2b + d * d * na * f;
+  na = n;
 }
 
-void store_d(uint k, uint i, float v)
+vec4 fetch(uint k, int i)
 {
   if (k == 0u)
-    d0[p.off_d.x + i] = v;
-  else if (k == 1u)
-    d1[p.off_d.y + i] = v;
-  else
-    d2[p.off_d.z + i] = v;
+    return texelFetch(X0, i);
+  if (k == 1u)
+    return texelFetch(X1, i);
+  return texelFetch(X2, i);
 }
+
+// The sums over cnt texels of X from texel i on, `di` apart.
+#define SUMS(X)                                                         \
+  for (uint b = 0u; b < cnt; b += BLOCK)                                \
+    {                                                                   \
+      vec4 b1 = vec4(0.0), b2 = vec4(0.0);                              \
+      for (uint j = b; j < min(b + BLOCK, cnt); j++)                    \
+        {                                                               \
+          vec4 v = texelFetch(X, i) - K;                                \
+          b1 += v;                                                      \
+          b2 += v * v;                                                  \
+          i += di;                                                      \
+        }                                                               \
+      s1 += b1;                                                         \
+      s2 += b2;                                                         \
+    }
+
+// Normalises cnt texels of X from texel i on into D from element o on.
+#define APPLY(X, D)                                                     \
+  for (uint j = 0u; j < cnt; j++)                                       \
+    {                                                                   \
+      vec4 y = (texelFetch(X, i) - mean) * a + bt;                               \
+      if (p.silu != 0u)                                                 \
+        y = y / (1.0 + exp(-y));                                        \
+      D[o] = y.x;                                                       \
+      if (p.vw > 1u)                                                    \
+        D[o + 1u] = y.y;                                                \
+      if (p.vw > 2u)                                                    \
+        {                                                               \
+          D[o + 2u] = y.z;                                              \
+          D[o + 3u] = y.w;                                              \
+        }                                                               \
+      i += di;                                                          \
+      o += dout;                                                        \
+    }
 
 void main()
 {
   uint g = gl_WorkGroupID.x;
   uint img = gl_WorkGroupID.y;
   uint t = gl_LocalInvocationID.x;
-  uint lanes = min(p.cg, REDUCE_SIZE);   // lanes per position
-  uint step = REDUCE_SIZE / lanes;       // positions advanced per round
+  uint q = p.cg / p.vw;                  // vectors of one position's group
+  uint lanes = min(q, WG);               // lanes per position
+  uint step = WG / lanes;                // positions advanced per round
   uint pos0 = t / lanes;
-  uint c0 = g * p.cg + t % lanes;        // first channel of this lane
-  uint c1 = (g + 1u) * p.cg;
-  bool working = pos0 < step;            // the last 256 % cg lanes idle
-  uint r0 = img * p.S;
-  float n = float(p.S * p.cg);
+  uint v0 = t % lanes;
+  bool working = pos0 < step;            // the last 256 % q lanes idle
+  uint Cv = p.C / p.vw;                  // texels per row
+  uint r_img = img * p.S;                // the image's first row
+  uint r_end = r_img + p.S;
+  int di = int(step * Cv);
+  uint dout = step * p.C;
 
-  float s = 0.0;
+  float n_l = 0.0, mean_l = 0.0, m2_l = 0.0;
   if (working)
-    for (uint pb = pos0; pb < p.S; pb += step * BLOCK)
-      for (uint pos = pb; pos < min(pb + step * BLOCK, p.S); pos += step)
-        {
-          uint r = r0 + pos;
-          for (uint c = c0; c < c1; c += lanes)
-            s += load_x(r / p.P, (r % p.P) * p.C + c);
-        }
-  float mean = hb_reduce_sum(s) / n;
+    for (uint v = v0; v < q; v += lanes)
+      {
+        uint r_first = r_img + pos0;
+        vec4 K = vec4(0.0);
+        vec4 s1 = vec4(0.0), s2 = vec4(0.0);
+        float n = 0.0;
 
-  float q = 0.0;
-  if (working)
-    for (uint pb = pos0; pb < p.S; pb += step * BLOCK)
-      for (uint pos = pb; pos < min(pb + step * BLOCK, p.S); pos += step)
-        {
-          uint r = r0 + pos;
-          for (uint c = c0; c < c1; c += lanes)
+        if (r_first < r_end)
+          {
+            uint k = r_first / p.P;
+            K = fetch(k, int(p.off_x[k] + (r_first - k * p.P) * Cv + g * q + v));
+          }
+        for (uint k = 0u; k < 3u; k++)
+          {
+            uint lo = max(r_img, k * p.P), hi = min(r_end, (k + 1u) * p.P);
+            if (lo >= hi)
+              continue;
+            uint r = r_first;
+            if (r < lo)
+              r += (lo - r + step - 1u) / step * step;
+            uint cnt = r < hi ? (hi - r + step - 1u) / step : 0u;
+            int i = int(p.off_x[k] + (r - k * p.P) * Cv + g * q + v);
+            n += float(cnt);
+            if (k == 0u)
+              SUMS(X0)
+            else if (k == 1u)
+              SUMS(X1)
+            else
+              SUMS(X2)
+          }
+        for (uint c = 0u; c < 4u; c++)
+          if (c < p.vw)
             {
-              float v = load_x(r / p.P, (r % p.P) * p.C + c) - mean;
-              q += v * v;
+              float m = K[c] + s1[c] / max(n, 1.0);
+              float m2 = max(s2[c] - s1[c] * s1[c] / max(n, 1.0), 0.0);
+              chan(n_l, mean_l, m2_l, n, m, m2);
             }
+      }
+
+  s_n[t] = n_l;
+  s_mean[t] = mean_l;
+  s_m2[t] = m2_l;
+  barrier();
+  for (uint s = WG / 2u; s > 0u; s >>= 1u)
+    {
+      if (t < s)
+        {
+          float na = s_n[t], ma = s_mean[t], m2a = s_m2[t];
+          chan(na, ma, m2a, s_n[t + s], s_mean[t + s], s_m2[t + s]);
+          s_n[t] = na;
+          s_mean[t] = ma;
+          s_m2[t] = m2a;
         }
-  float inv = inversesqrt(hb_reduce_sum(q) / n + p.eps);
+      barrier();
+    }
+  float mean = s_mean[0];
+  float inv = inversesqrt(s_m2[0] / s_n[0] + p.eps);
 
   if (!working)
     return;
-  for (uint c = c0; c < c1; c += lanes)
+  for (uint v = v0; v < q; v += lanes)
     {
-      float gm = float(gamma[p.off_g + c]) * inv;
-      float bt = float(beta[p.off_b + c]);
-      for (uint pb = pos0; pb < p.S; pb += step * BLOCK)
-        for (uint pos = pb; pos < min(pb + step * BLOCK, p.S); pos += step)
+      uint c0 = g * p.cg + v * p.vw;     // the vector's first channel
+      vec4 a = vec4(0.0), bt = vec4(0.0);
+
+      for (uint c = 0u; c < 4u; c++)
+        if (c < p.vw)
           {
-            uint r = r0 + pos;
-            uint k = r / p.P;
-            uint i = (r % p.P) * p.C + c;
-            float y = (load_x(k, i) - mean) * gm + bt;
-            store_d(k, i, p.silu != 0u ? hb_silu(y) : y);
+            a[c] = float(gamma[p.off_g + c0 + c]) * inv;
+            bt[c] = float(beta[p.off_b + c0 + c]);
           }
+      for (uint k = 0u; k < 3u; k++)
+        {
+          uint lo = max(r_img, k * p.P), hi = min(r_end, (k + 1u) * p.P);
+          if (lo >= hi)
+            continue;
+          uint r = r_img + pos0;
+          if (r < lo)
+            r += (lo - r + step - 1u) / step * step;
+          uint cnt = r < hi ? (hi - r + step - 1u) / step : 0u;
+          int i = int(p.off_x[k] + (r - k * p.P) * Cv + g * q + v);
+          uint o = (r - k * p.P) * p.C + c0;
+          if (k == 0u)
+            {
+              o += p.off_d.x;
+              APPLY(X0, d0)
+            }
+          else if (k == 1u)
+            {
+              o += p.off_d.y;
+              APPLY(X1, d1)
+            }
+          else
+            {
+              o += p.off_d.z;
+              APPLY(X2, d2)
+            }
+        }
     }
 }
