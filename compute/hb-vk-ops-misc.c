@@ -427,8 +427,8 @@ hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
 #define GN_WG     256
 
 typedef struct {
-  guint32 S, C, cg, silu;
-  guint32 vw, off_g, off_b, P;
+  guint32 S, C, cg, P;
+  guint32 off_g, off_b, unused[2];
   guint32 off_x[4];
   guint32 off_d[4];
   float   eps;
@@ -445,7 +445,7 @@ group_norm_format (guint vw)
  * in chunks of P rows (the shader's texel views 0/1/2 and storage
  * bindings 3/6/7). */
 static gboolean
-group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant,
+group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant, guint vw,
                      GroupNormPush *push, int64_t b0, int64_t n_img, int64_t P, GError **error)
 {
   static const guint d_binding[GN_CHUNKS] = { 3, 6, 7 };
@@ -465,7 +465,7 @@ group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant,
       int64_t r = k * P < rows ? k * P : 0;
       int64_t n = MIN (P, rows - r);
 
-      if (!hb_vk_bind_texel (ctx, k, x, group_norm_format (push->vw), first + r * C, n * C,
+      if (!hb_vk_bind_texel (ctx, k, x, group_norm_format (vw), first + r * C, n * C,
                              &push->off_x[k], error)
           || !hb_vk_bind_storage (ctx, d_binding[k], node, first + r * C, n * C, HB_VK_WRITE,
                                   &push->off_d[k], error))
@@ -484,12 +484,13 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   int64_t B = node->ndim == 1 ? 1 : node->shape[0];
   int64_t S = hb_tensor_nelements (node) / (B * C);
   int G = node->iparams[HB_NORM_GROUPS];
-  const char *variant = weight_variant (node, "group_norm_f32", "group_norm_f16", error);
+  const char *wtype = weight_variant (node, "f32", "f16", error);
+  g_autofree char *variant = NULL;
   GroupNormPush push = { 0 };
   int64_t rows_per, cg, q, lanes, texel_rows;
   guint vw;
 
-  if (variant == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
+  if (wtype == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
       || !row_chunk (ctx, node, C, &rows_per, error))
     return FALSE;
   if (G <= 0 || C % G != 0)
@@ -509,11 +510,11 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
       && 2 * ((S + GN_WG / lanes - 1) / (GN_WG / lanes) + 3) * ((q + lanes - 1) / lanes) > 60000)
     return unsupported (node, "one of its groups is too large for one workgroup on this device", error);
 
+  variant = g_strdup_printf ("group_norm_%s_v%u%s", wtype, vw,
+                             node->iparams[HB_NORM_SILU] ? "_silu" : "");
   push.S = (guint32) S;
   push.C = (guint32) C;
   push.cg = (guint32) cg;
-  push.vw = vw;
-  push.silu = node->iparams[HB_NORM_SILU] != 0;
   push.eps = node->fparams[HB_NORM_EPS];
 
   if (rows_per >= S)
@@ -525,7 +526,7 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
         {
           int64_t n = MIN (imgs_per, B - b0);
 
-          if (!group_norm_dispatch (ctx, node, variant, &push, b0, n, n * S, error))
+          if (!group_norm_dispatch (ctx, node, variant, vw, &push, b0, n, n * S, error))
             return FALSE;
         }
       return TRUE;
@@ -533,7 +534,7 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   if ((S + rows_per - 1) / rows_per > GN_CHUNKS)
     return unsupported (node, "one image of it is larger than three storage bindings", error);
   for (int64_t b0 = 0; b0 < B; b0++)
-    if (!group_norm_dispatch (ctx, node, variant, &push, b0, 1, rows_per, error))
+    if (!group_norm_dispatch (ctx, node, variant, vw, &push, b0, 1, rows_per, error))
       return FALSE;
   return TRUE;
 }

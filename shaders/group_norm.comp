@@ -7,7 +7,10 @@
 // of VW = 1, 2 or 4 channels a texel (R32F, RG32F, RGBA32F: the widest that
 // divides C/G), so a lane fetches a group's channels a vector at a time;
 // llvmpipe compiles a storage-buffer load per lane and per component, a
-// texel fetch per lane. Lane t walks vector t % q (q = cg / VW vectors per
+// texel fetch per lane. VW and SILU are compile-time: llvmpipe runs both
+// sides of a branch under a mask even where the condition is uniform, so a
+// run-time width would pay for four stores per texel, and SiLU for its
+// exp() when off. Lane t walks vector t % q (q = cg / VW vectors per
 // position and group; lanes walk several when q > 256) of positions
 // t / q, t / q + 256 / q, ...: after one division per lane, every index is
 // a running sum.
@@ -35,6 +38,17 @@
 
 #define WG 256u
 #define BLOCK 256u
+
+#if VW == 4
+#define VEC vec4
+#define FETCH(X, i) texelFetch(X, i)
+#elif VW == 2
+#define VEC vec2
+#define FETCH(X, i) texelFetch(X, i).xy
+#else
+#define VEC float
+#define FETCH(X, i) texelFetch(X, i).x
+#endif
 layout(local_size_x = 256) in;
 
 layout(binding = 8) uniform samplerBuffer X0;
@@ -47,8 +61,8 @@ layout(std430, binding = 6) writeonly buffer D1 { float d1[]; };
 layout(std430, binding = 7) writeonly buffer D2 { float d2[]; };
 
 layout(push_constant) uniform Params {
-  uint S, C, cg, silu;
-  uint vw, off_g, off_b, P;       // VW; P: rows per chunk
+  uint S, C, cg, P;               // P: rows per chunk
+  uint off_g, off_b, unused0, unused1;
   uvec4 off_x;                    // texel offset of each chunk's row 0
   uvec4 off_d;                    // element offset of each chunk's row 0
   float eps;
@@ -70,23 +84,33 @@ void chan(inout float na, inout float ma, inout float m2a, float nb, float mb, f
   na = n;
 }
 
-vec4 fetch(uint k, int i)
+VEC fetch(uint k, int i)
 {
   if (k == 0u)
-    return texelFetch(X0, i);
+    return FETCH(X0, i);
   if (k == 1u)
-    return texelFetch(X1, i);
-  return texelFetch(X2, i);
+    return FETCH(X1, i);
+  return FETCH(X2, i);
+}
+
+// Component c of a vector (a float is its own component 0).
+float comp(VEC v, uint c)
+{
+#if VW == 1
+  return v;
+#else
+  return v[c];
+#endif
 }
 
 // The sums over cnt texels of X from texel i on, `di` apart.
 #define SUMS(X)                                                         \
   for (uint b = 0u; b < cnt; b += BLOCK)                                \
     {                                                                   \
-      vec4 b1 = vec4(0.0), b2 = vec4(0.0);                              \
+      VEC b1 = VEC(0.0), b2 = VEC(0.0);                                 \
       for (uint j = b; j < min(b + BLOCK, cnt); j++)                    \
         {                                                               \
-          vec4 v = texelFetch(X, i) - K;                                \
+          VEC v = FETCH(X, i) - K;                                      \
           b1 += v;                                                      \
           b2 += v * v;                                                  \
           i += di;                                                      \
@@ -95,21 +119,27 @@ vec4 fetch(uint k, int i)
       s2 += b2;                                                         \
     }
 
+#if SILU
+#define ACTIVATE(y) y = y / (1.0 + exp(-y))
+#else
+#define ACTIVATE(y)
+#endif
+
+#if VW == 1
+#define STORE(D, o, y) D[o] = y
+#elif VW == 2
+#define STORE(D, o, y) D[o] = y.x; D[o + 1u] = y.y
+#else
+#define STORE(D, o, y) D[o] = y.x; D[o + 1u] = y.y; D[o + 2u] = y.z; D[o + 3u] = y.w
+#endif
+
 // Normalises cnt texels of X from texel i on into D from element o on.
 #define APPLY(X, D)                                                     \
   for (uint j = 0u; j < cnt; j++)                                       \
     {                                                                   \
-      vec4 y = (texelFetch(X, i) - mean) * a + bt;                               \
-      if (p.silu != 0u)                                                 \
-        y = y / (1.0 + exp(-y));                                        \
-      D[o] = y.x;                                                       \
-      if (p.vw > 1u)                                                    \
-        D[o + 1u] = y.y;                                                \
-      if (p.vw > 2u)                                                    \
-        {                                                               \
-          D[o + 2u] = y.z;                                              \
-          D[o + 3u] = y.w;                                              \
-        }                                                               \
+      VEC y = (FETCH(X, i) - mean) * a + bt;                            \
+      ACTIVATE(y);                                                      \
+      STORE(D, o, y);                                                   \
       i += di;                                                          \
       o += dout;                                                        \
     }
@@ -119,13 +149,13 @@ void main()
   uint g = gl_WorkGroupID.x;
   uint img = gl_WorkGroupID.y;
   uint t = gl_LocalInvocationID.x;
-  uint q = p.cg / p.vw;                  // vectors of one position's group
+  uint q = p.cg / VW;                    // vectors of one position's group
   uint lanes = min(q, WG);               // lanes per position
   uint step = WG / lanes;                // positions advanced per round
   uint pos0 = t / lanes;
   uint v0 = t % lanes;
   bool working = pos0 < step;            // the last 256 % q lanes idle
-  uint Cv = p.C / p.vw;                  // texels per row
+  uint Cv = p.C / VW;                    // texels per row
   uint r_img = img * p.S;                // the image's first row
   uint r_end = r_img + p.S;
   int di = int(step * Cv);
@@ -136,8 +166,8 @@ void main()
     for (uint v = v0; v < q; v += lanes)
       {
         uint r_first = r_img + pos0;
-        vec4 K = vec4(0.0);
-        vec4 s1 = vec4(0.0), s2 = vec4(0.0);
+        VEC K = VEC(0.0);
+        VEC s1 = VEC(0.0), s2 = VEC(0.0);
         float n = 0.0;
 
         if (r_first < r_end)
@@ -163,13 +193,12 @@ void main()
             else
               SUMS(X2)
           }
-        for (uint c = 0u; c < 4u; c++)
-          if (c < p.vw)
-            {
-              float m = K[c] + s1[c] / max(n, 1.0);
-              float m2 = max(s2[c] - s1[c] * s1[c] / max(n, 1.0), 0.0);
-              chan(n_l, mean_l, m2_l, n, m, m2);
-            }
+        for (uint c = 0u; c < VW; c++)
+          {
+            float m = comp(K, c) + comp(s1, c) / max(n, 1.0);
+            float m2 = max(comp(s2, c) - comp(s1, c) * comp(s1, c) / max(n, 1.0), 0.0);
+            chan(n_l, mean_l, m2_l, n, m, m2);
+          }
       }
 
   s_n[t] = n_l;
@@ -195,15 +224,18 @@ void main()
     return;
   for (uint v = v0; v < q; v += lanes)
     {
-      uint c0 = g * p.cg + v * p.vw;     // the vector's first channel
-      vec4 a = vec4(0.0), bt = vec4(0.0);
-
-      for (uint c = 0u; c < 4u; c++)
-        if (c < p.vw)
-          {
-            a[c] = float(gamma[p.off_g + c0 + c]) * inv;
-            bt[c] = float(beta[p.off_b + c0 + c]);
-          }
+      uint c0 = g * p.cg + v * VW;       // the vector's first channel
+#if VW == 1
+      float a = float(gamma[p.off_g + c0]) * inv;
+      float bt = float(beta[p.off_b + c0]);
+#else
+      VEC a, bt;
+      for (uint c = 0u; c < VW; c++)
+        {
+          a[c] = float(gamma[p.off_g + c0 + c]) * inv;
+          bt[c] = float(beta[p.off_b + c0 + c]);
+        }
+#endif
       for (uint k = 0u; k < 3u; k++)
         {
           uint lo = max(r_img, k * p.P), hi = min(r_end, (k + 1u) * p.P);
