@@ -186,13 +186,22 @@ test_layer_norm (void)
       }
 }
 
+/* The kernel reads a group 4, 2 or 1 channels at a time (the widest that
+ * divides C/G), with C/G / that many lanes a position: cases for each
+ * width, for one channel a group, for groups wider than the workgroup's
+ * 256 lanes, and for positions that do not fill the last round of lanes. */
 static void
 test_group_norm (void)
 {
   static const struct { int64_t shape[4]; int groups; } cases[] = {
-    { { 2, 16, 16, 320 }, 32 },
+    { { 2, 16, 16, 320 }, 32 },     /* 10 channels a group: 2 at a time */
     { { 1, 7, 9, 64 }, 32 },
-    { { 3, 5, 3, 12 }, 4 },
+    { { 3, 5, 3, 12 }, 4 },         /* 3 channels: 1 at a time */
+    { { 2, 3, 7, 256 }, 32 },       /* 8 channels: 4 at a time, 64 lanes a position */
+    { { 1, 13, 11, 24 }, 24 },      /* one channel a group */
+    { { 1, 5, 9, 1040 }, 2 },       /* 520 channels: 130 lanes, one round of 1 position */
+    { { 2, 3, 5, 514 }, 2 },        /* 257 channels: lanes walk 2 channels each */
+    { { 1, 1, 1, 40 }, 4 },         /* one position */
   };
 
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
@@ -206,6 +215,22 @@ test_group_norm (void)
 
         check (tc, hb_group_norm (tc->graph, x, g, b, cases[c].groups, 1e-6f, variant >> 1), EXACT);
       }
+}
+
+/* An input that starts two elements into its storage is read 2 channels
+ * at a time though its groups have 4. */
+static void
+test_group_norm_offset (void)
+{
+  g_autoptr(HbTestCase) tc = hb_test_case_new (13);
+  int64_t flat[1] = { 2 + 2 * 37 * 16 }, shape[3] = { 2, 37, 16 }, stride[3] = { 37 * 16, 16, 1 };
+  int64_t cshape[1] = { 16 };
+  HbTensor *x = hb_test_input (tc, HB_DTYPE_F32, 1, flat, 3.0);
+  HbTensor *xv = hb_view (tc->graph, x, 3, shape, stride, 2);
+  HbTensor *g = hb_test_weight (tc, HB_DTYPE_F32, 1, cshape, 2.0);
+  HbTensor *b = hb_test_weight (tc, HB_DTYPE_F32, 1, cshape, 2.0);
+
+  check (tc, hb_group_norm (tc->graph, xv, g, b, 4, 1e-5f, TRUE), EXACT);
 }
 
 /* One image of 300000 x 128 fp32 (146 MiB) spans two storage bindings. */
@@ -328,6 +353,7 @@ static const OpTest op_tests[] = {
   { "upsample", test_upsample },
   { "layer-norm", test_layer_norm },
   { "group-norm", test_group_norm },
+  { "group-norm-offset", test_group_norm_offset },
   { "group-norm-big", test_group_norm_big },
   { "softmax", test_softmax },
   { "timestep", test_timestep },
