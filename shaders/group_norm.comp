@@ -26,7 +26,9 @@
 // the first value it reads of that channel (so the sums hold deviations of
 // the size of the channel's spread, not of its mean), in blocks of 256
 // positions; the per-lane means and M2 are then merged with Chan's
-// formula, over components and over the workgroup.
+// formula, over components and over the workgroup. Means are relative to
+// the group's first value Kg, and the output is ((x - Kg) - mean) * ...:
+// a mean far larger than the spread keeps its low digits.
 //
 // llvmpipe ends a shader invocation's loops after 65535 iterations in all
 // (gallivm's guard against endless loops): the recorder refuses shapes
@@ -137,7 +139,7 @@ float comp(VEC v, uint c)
 #define APPLY(X, D)                                                     \
   for (uint j = 0u; j < cnt; j++)                                       \
     {                                                                   \
-      VEC y = (FETCH(X, i) - mean) * a + bt;                            \
+      VEC y = ((FETCH(X, i) - Kg) - mean) * a + bt;                     \
       ACTIVATE(y);                                                      \
       STORE(D, o, y);                                                   \
       i += di;                                                          \
@@ -160,6 +162,9 @@ void main()
   uint r_end = r_img + p.S;
   int di = int(step * Cv);
   uint dout = step * p.C;
+  // the group's first value: means are kept relative to it, so the mean
+  // the output subtracts is not rounded to the precision of its size
+  float Kg = comp(fetch(r_img / p.P, int(p.off_x[r_img / p.P] + (r_img % p.P) * Cv + g * q)), 0u);
 
   float n_l = 0.0, mean_l = 0.0, m2_l = 0.0;
   if (working)
@@ -195,7 +200,7 @@ void main()
           }
         for (uint c = 0u; c < VW; c++)
           {
-            float m = comp(K, c) + comp(s1, c) / max(n, 1.0);
+            float m = (comp(K, c) - Kg) + comp(s1, c) / max(n, 1.0);
             float m2 = max(comp(s2, c) - comp(s1, c) * comp(s1, c) / max(n, 1.0), 0.0);
             chan(n_l, mean_l, m2_l, n, m, m2);
           }
@@ -217,7 +222,7 @@ void main()
         }
       barrier();
     }
-  float mean = s_mean[0];
+  float mean = s_mean[0];        // relative to Kg
   float inv = inversesqrt(s_m2[0] / s_n[0] + p.eps);
 
   if (!working)

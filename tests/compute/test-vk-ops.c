@@ -233,6 +233,22 @@ test_group_norm_offset (void)
   check (tc, hb_group_norm (tc->graph, xv, g, b, 4, 1e-5f, TRUE), EXACT);
 }
 
+/* Values 200 +- 0.19 (the power-of-two scale keeps them the same on both
+ * backends): a mean far larger than the spread, which sums of
+ * the values themselves lose to rounding. */
+static void
+test_group_norm_mean (void)
+{
+  g_autoptr(HbTestCase) tc = hb_test_case_new (14);
+  int64_t shape[4] = { 1, 64, 64, 320 }, cshape[1] = { 320 };
+  HbTensor *x = hb_test_input (tc, HB_DTYPE_F32, 4, shape, 3.0);
+  HbTensor *xs = hb_scale (tc->graph, x, 0.0625f, 200.0f, -1e30f, 1e30f);
+  HbTensor *g = hb_test_weight (tc, HB_DTYPE_F16, 1, cshape, 2.0);
+  HbTensor *b = hb_test_weight (tc, HB_DTYPE_F16, 1, cshape, 2.0);
+
+  check (tc, hb_group_norm (tc->graph, xs, g, b, 32, 1e-6f, TRUE), EXACT);
+}
+
 /* One image of 300000 x 128 fp32 (146 MiB) spans two storage bindings. */
 static void
 test_group_norm_big (void)
@@ -354,6 +370,7 @@ static const OpTest op_tests[] = {
   { "layer-norm", test_layer_norm },
   { "group-norm", test_group_norm },
   { "group-norm-offset", test_group_norm_offset },
+  { "group-norm-mean", test_group_norm_mean },
   { "group-norm-big", test_group_norm_big },
   { "softmax", test_softmax },
   { "timestep", test_timestep },
