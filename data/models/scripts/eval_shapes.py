@@ -20,7 +20,7 @@ Commands:
                           generate the prompts with the PyTorch reference
                           (Euler a, 20 steps, CFG 6, each prompt's seed) into
                           DIR/NNNN.png, then score them
-  engine PROMPTS DIR [--cli huabu-cli] [--model M] [--n N] [--cfg 6]
+  engine PROMPTS DIR [--cli huabu-cli] [--model M] [--n N] [--cfg 6] [--rng CPU]
                           the same with the Huabu engine (huabu-cli generate
                           --batch); entries with "init" run img2img at their
                           "strength" (sketches made by shapes_dataset.py
@@ -223,7 +223,7 @@ def score(prompts_path, folder, n=None):
     return report(total)
 
 
-def engine(cli, model, prompts_path, folder, n, cfg_scale):
+def engine(cli, model, prompts_path, folder, n, cfg_scale, rng=None):
     """Generates the prompts with huabu-cli (Euler a, 20 steps) and scores them."""
     import subprocess
     import time
@@ -242,6 +242,8 @@ def engine(cli, model, prompts_path, folder, n, cfg_scale):
            "--sampler", "Euler a", "--cfg", str(cfg_scale), "--no-history"]
     if model:
         cmd += ["--model", model]
+    if rng:
+        cmd += ["--rng", rng]
     t0 = time.time()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     print(f"{len(prompts)} pictures in {time.time() - t0:.1f} s "
@@ -308,6 +310,8 @@ def main():
     s.add_argument("--model")
     s.add_argument("--n", type=int, default=240)
     s.add_argument("--cfg", type=float, default=6.0)
+    s.add_argument("--rng", help="GPU (default: PyTorch's CUDA Philox) or CPU (torch.Generator, "
+                                 "as the PyTorch reference draws)")
     s = sub.add_parser("psnr")
     s.add_argument("a")
     s.add_argument("b")
@@ -321,7 +325,7 @@ def main():
     elif args.cmd == "reference":
         reference(args.model, args.prompts, args.folder, args.n, args.cfg)
     elif args.cmd == "engine":
-        engine(args.cli, args.model, args.prompts, args.folder, args.n, args.cfg)
+        engine(args.cli, args.model, args.prompts, args.folder, args.n, args.cfg, args.rng)
     elif args.cmd == "psnr":
         psnr(args.a, args.b)
     else:
