@@ -188,6 +188,7 @@ find_compute_queue (VkPhysicalDevice pd, gboolean *timestamps)
 static void
 query_info (VkPhysicalDevice pd, guint index, HbVkDeviceInfo *info)
 {
+  const char *kernels;
   VkPhysicalDeviceSubgroupSizeControlProperties sscp = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
   };
@@ -268,9 +269,10 @@ query_info (VkPhysicalDevice pd, guint index, HbVkDeviceInfo *info)
   info->has_subgroup_size_control = sscf.subgroupSizeControl && sscf.computeFullSubgroups;
   info->has_coopmat = has_device_extension (pd, COOPMAT_EXT);
   info->cpu_kernels = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  if (g_strcmp0 (g_getenv ("HUABU_VK_KERNELS"), "cpu") == 0)
+  kernels = g_getenv ("HUABU_KERNELS");
+  if (kernels != NULL && g_ascii_strcasecmp (kernels, "cpu") == 0)
     info->cpu_kernels = TRUE;
-  else if (g_strcmp0 (g_getenv ("HUABU_VK_KERNELS"), "gpu") == 0)
+  else if (kernels != NULL && g_ascii_strcasecmp (kernels, "gpu") == 0)
     info->cpu_kernels = FALSE;
 
   vkGetPhysicalDeviceMemoryProperties (pd, &mem);

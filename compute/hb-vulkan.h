@@ -54,7 +54,7 @@ typedef struct {
 
 /* Whether kernels should use their CPU-type family (register tiles, texel
  * buffers, no barriers) rather than the GPU one: TRUE on CPU devices
- * (lavapipe, SwiftShader). HUABU_VK_KERNELS=cpu or =gpu overrides it, and
+ * (lavapipe, SwiftShader). HUABU_KERNELS=cpu or =gpu overrides it, and
  * so does hb_vulkan_device_set_cpu_kernels(), so tests can check both
  * families on one device. */
 gboolean        hb_vk_device_info_is_cpu   (const HbVkDeviceInfo *info);
