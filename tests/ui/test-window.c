@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <math.h>
+
 #include <gtk/gtk.h>
 #include <string.h>
 
@@ -141,21 +143,28 @@ use_small_run (Fixture *fixture,
   g_settings_set_int64 (fixture->settings, "seed", 1234);
   g_settings_set_string (fixture->settings, "sampler", "Euler a");
   hb_sidebar_set_prompt (_hb_window_get_sidebar (fixture->window),
-                         "a red house by a lake, mountains behind");
+                         "a large yellow star in the centre on a dark blue background");
 }
 
+/* A rough red disc in the top left on beige, as an artist would scribble
+ * it for the built-in model: a wobbly ring of thick strokes. */
 static void
 draw_sketch (HbCanvas *canvas)
 {
-  GdkRGBA sky = { 0.4f, 0.6f, 0.95f, 1 };
-  GdkRGBA grass = { 0.2f, 0.7f, 0.3f, 1 };
+  GdkRGBA beige = { 0.9f, 0.84f, 0.7f, 1 };
+  GdkRGBA red = { 0.86f, 0.12f, 0.12f, 1 };
 
-  hb_canvas_set_color (canvas, &sky);
+  hb_canvas_set_color (canvas, &beige);
   hb_canvas_fill (canvas, 5, 5);
-  hb_canvas_set_color (canvas, &grass);
-  hb_canvas_set_brush_size (canvas, 40);
-  hb_canvas_stroke_begin (canvas, 0, 110, 1);
-  hb_canvas_stroke_to (canvas, 128, 100, 1);
+  hb_canvas_set_color (canvas, &red);
+  hb_canvas_set_brush_size (canvas, 22);
+  hb_canvas_stroke_begin (canvas, 50, 32, 1);
+  for (int i = 1; i <= 28; i++)
+    {
+      double a = i * 2 * G_PI / 24, r = 16 - i * 0.35;
+
+      hb_canvas_stroke_to (canvas, 32 + r * cos (a) + (i % 3), 32 + r * sin (a), 1);
+    }
   hb_canvas_stroke_end (canvas);
 }
 
@@ -338,6 +347,8 @@ test_img2img_from_sketch (Fixture *fixture)
     return;
 
   use_small_run (fixture, 10);
+  hb_sidebar_set_prompt (_hb_window_get_sidebar (fixture->window),
+                         "a large red circle in the top left on a beige background");
   g_settings_set_double (fixture->settings, "strength", 0.5);
   draw_sketch (fixture->canvas);
   sketch = hb_canvas_copy_sketch (fixture->canvas);
