@@ -7,7 +7,7 @@
 #   3. img2img from hand-drawn sketches never seen in training (strength 0.6)
 #   4. the engine against the PyTorch reference, same seeds: PSNR
 #   5. huabu-cli bench: time per 20-step generation
-# Usage: data/models/scripts/evaluate.sh BUILD_DIR OUT_DIR [N_REFERENCE]
+# Usage: data/models/scripts/evaluate.sh BUILD_DIR OUT_DIR [N_REFERENCE [N_HELDOUT [N_SKETCHES]]]
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +15,8 @@ models=$(dirname "$here")
 build=$(cd "$1" && pwd)
 out=$2
 nref=${3:-24}
+nheld=${4:-240}
+nsketch=${5:-60}
 cli="$build/app/huabu-cli"
 model="$models/huabu-shapes.safetensors"
 py=/usr/bin/python3
@@ -23,14 +25,14 @@ mkdir -p "$out"
 echo "== detector on 1000 rendered scenes"
 $py "$here/eval_shapes.py" selftest 1000 | tail -8
 echo "== held-out prompts, Huabu engine"
-$py "$here/eval_shapes.py" engine "$models/heldout.json" "$out/heldout" --cli "$cli" --model "$model" --cfg 6
+$py "$here/eval_shapes.py" engine "$models/heldout.json" "$out/heldout" --cli "$cli" --model "$model" --cfg 6 --n "${nheld:-240}"
 echo "== img2img from sketches, Huabu engine"
 $py "$here/shapes_dataset.py" --sketches "$out/sketches"
-$py "$here/eval_shapes.py" engine "$out/sketches/prompts.json" "$out/img2img" --cli "$cli" --model "$model" --cfg 6 --n 60
+$py "$here/eval_shapes.py" engine "$out/sketches/prompts.json" "$out/img2img" --cli "$cli" --model "$model" --cfg 6 --n "${nsketch:-60}"
 echo "== PyTorch reference on the first $nref held-out prompts, and PSNR against the engine"
 echo "   (both draw their noise from PyTorch's CPU generator here, as the reference does)"
-$py "$here/eval_shapes.py" reference "$model" "$models/heldout.json" "$out/reference" --n "$nref" --cfg 6 | head -1
-$py "$here/eval_shapes.py" engine "$models/heldout.json" "$out/engine-cpu-rng" --cli "$cli" --model "$model" --cfg 6 --n "$nref" --rng CPU | head -1
+$py "$here/eval_shapes.py" reference "$model" "$models/heldout.json" "$out/reference" --n "$nref" --cfg 6 | grep "all attributes"
+$py "$here/eval_shapes.py" engine "$models/heldout.json" "$out/engine-cpu-rng" --cli "$cli" --model "$model" --cfg 6 --n "$nref" --rng CPU | grep "pictures in"
 $py "$here/eval_shapes.py" psnr "$out/reference" "$out/engine-cpu-rng"
 echo "== speed"
 "$cli" bench --model "$model" --steps 20 --cfg 6 2>&1 | grep -v "^ "
