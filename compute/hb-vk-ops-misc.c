@@ -35,8 +35,9 @@ typedef struct {
   float   scale[4];
 } EltPush;
 
-static gboolean
-unsupported (HbTensor *node, const char *why, GError **error)
+/* Declared in hb-vk-private.h: a node the recorders cannot run. */
+gboolean
+hb_vk_unsupported (HbTensor *node, const char *why, GError **error)
 {
   g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_FAILED,
                "The Vulkan backend cannot run %s “%s”: %s. This is a bug in the model code; "
@@ -165,7 +166,7 @@ record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t
   for (guint o = 0; o < n_ops; o++)
     rows_per = MIN (rows_per, rows_per_chunk (ctx, ops[o], shape, dim));
   if (rows_per <= 0)
-    return unsupported (node, "one slice of it is larger than a storage binding of this device",
+    return hb_vk_unsupported (node, "one slice of it is larger than a storage binding of this device",
                         error);
 
   for (int k = 0; k < 4; k++)
@@ -200,7 +201,7 @@ static gboolean
 require_f32 (HbTensor *node, HbTensor *t, GError **error)
 {
   if (t->dtype != HB_DTYPE_F32)
-    return unsupported (node, "its input is not fp32", error);
+    return hb_vk_unsupported (node, "its input is not fp32", error);
   return TRUE;
 }
 
@@ -223,7 +224,7 @@ hb_vk_record_unary (HbVkCtx *ctx, HbTensor *node, GError **error)
     case HB_OP_TIMESTEP_EMBED: case HB_OP_SOFTMAX: case HB_OP_GET_ROWS: case HB_OP_LATENT_RGB:
     case HB_N_OPS:
     default:
-      return unsupported (node, "it is not a unary op", error);
+      return hb_vk_unsupported (node, "it is not a unary op", error);
     }
   if (!require_f32 (node, node->src[0], error))
     return FALSE;
@@ -251,7 +252,7 @@ hb_vk_record_binary (HbVkCtx *ctx, HbTensor *node, GError **error)
   else if (tb->dtype == HB_DTYPE_F16)
     variant = add ? "add_f16" : "mul_f16";
   else
-    return unsupported (node, "its second operand is neither fp32 nor fp16", error);
+    return hb_vk_unsupported (node, "its second operand is neither fp32 nor fp16", error);
 
   shape4 (node, shape, unused);
   operand_init (&a, node->src[0]);
@@ -295,7 +296,7 @@ hb_vk_record_copy (HbVkCtx *ctx, HbTensor *node, GError **error)
   int64_t shape[4], unused[4];
 
   if (node->src[0]->dtype != node->dtype)
-    return unsupported (node, "it would change the data type", error);
+    return hb_vk_unsupported (node, "it would change the data type", error);
   shape4 (node, shape, unused);
   operand_init (&a, node->src[0]);
   operand_init (&d, node);
@@ -313,7 +314,7 @@ hb_vk_record_concat (HbVkCtx *ctx, HbTensor *node, GError **error)
       int64_t shape[4], unused[4];
 
       if (src->dtype != node->dtype)
-        return unsupported (node, "its inputs differ in data type", error);
+        return hb_vk_unsupported (node, "its inputs differ in data type", error);
       shape4 (src, shape, unused);
       operand_init (&a, src);
       operand_init (&d, node);
@@ -328,7 +329,7 @@ static gboolean
 require_contiguous (HbTensor *node, HbTensor *t, GError **error)
 {
   if (!hb_tensor_is_contiguous (t))
-    return unsupported (node, "its input is not contiguous (add hb_copy())", error);
+    return hb_vk_unsupported (node, "its input is not contiguous (add hb_copy())", error);
   return TRUE;
 }
 
@@ -338,7 +339,7 @@ row_chunk (HbVkCtx *ctx, HbTensor *node, int64_t row_elems, int64_t *rows_per, G
 {
   *rows_per = hb_vk_rows_per_binding (ctx, row_elems * (int64_t) sizeof (float));
   if (*rows_per <= 0)
-    return unsupported (node, "one row of it is larger than a storage binding of this device", error);
+    return hb_vk_unsupported (node, "one row of it is larger than a storage binding of this device", error);
   return TRUE;
 }
 
@@ -349,14 +350,14 @@ weight_variant (HbTensor *node, const char *f32, const char *f16, GError **error
 
   if (gamma->dtype != beta->dtype || !hb_tensor_is_contiguous (gamma) || !hb_tensor_is_contiguous (beta))
     {
-      unsupported (node, "its scale and shift differ in type or are not contiguous", error);
+      hb_vk_unsupported (node, "its scale and shift differ in type or are not contiguous", error);
       return NULL;
     }
   if (gamma->dtype == HB_DTYPE_F32)
     return f32;
   if (gamma->dtype == HB_DTYPE_F16)
     return f16;
-  unsupported (node, "its scale and shift are neither fp32 nor fp16", error);
+  hb_vk_unsupported (node, "its scale and shift are neither fp32 nor fp16", error);
   return NULL;
 }
 
@@ -494,21 +495,21 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
       || !row_chunk (ctx, node, C, &rows_per, error))
     return FALSE;
   if (G <= 0 || C % G != 0)
-    return unsupported (node, "its channels do not divide into the groups", error);
+    return hb_vk_unsupported (node, "its channels do not divide into the groups", error);
   cg = C / G;
   /* the widest texel that divides a group and on whose boundaries x starts */
   vw = cg % 4 == 0 && x->view_offset % 4 == 0 ? 4 : cg % 2 == 0 && x->view_offset % 2 == 0 ? 2 : 1;
   /* a texel view of a chunk must stay within the device's texel limit too */
   texel_rows = ((int64_t) info->max_texel_buffer_elements - 16) * vw / C;
   if (texel_rows <= 0)
-    return unsupported (node, "one row of it is larger than a texel view of this device", error);
+    return hb_vk_unsupported (node, "one row of it is larger than a texel view of this device", error);
   rows_per = MIN (rows_per, texel_rows);
   /* positions one lane walks, twice: within llvmpipe's loop limit */
   q = cg / vw;
   lanes = MIN (q, GN_WG);
   if (hb_vk_device_info_is_cpu (info)
       && 2 * ((S + GN_WG / lanes - 1) / (GN_WG / lanes) + 3) * ((q + lanes - 1) / lanes) > 60000)
-    return unsupported (node, "one of its groups is too large for one workgroup on this device", error);
+    return hb_vk_unsupported (node, "one of its groups is too large for one workgroup on this device", error);
 
   variant = g_strdup_printf ("group_norm_%s_v%u%s", wtype, vw,
                              node->iparams[HB_NORM_SILU] ? "_silu" : "");
@@ -532,7 +533,7 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
       return TRUE;
     }
   if ((S + rows_per - 1) / rows_per > GN_CHUNKS)
-    return unsupported (node, "one image of it is larger than three storage bindings", error);
+    return hb_vk_unsupported (node, "one image of it is larger than three storage bindings", error);
   for (int64_t b0 = 0; b0 < B; b0++)
     if (!group_norm_dispatch (ctx, node, variant, vw, &push, b0, 1, rows_per, error))
       return FALSE;
@@ -556,7 +557,7 @@ hb_vk_record_upsample (HbVkCtx *ctx, HbTensor *node, GError **error)
   /* chunks start on even output rows so input rows are not split */
   rows_per = rows_per & ~(int64_t) 1;
   if (rows_per == 0)
-    return unsupported (node, "two rows of it are larger than a storage binding of this device", error);
+    return hb_vk_unsupported (node, "two rows of it are larger than a storage binding of this device", error);
   for (int64_t r0 = 0; r0 < rows; r0 += rows_per)
     {
       int64_t n = MIN (rows_per, rows - r0);
@@ -618,14 +619,14 @@ hb_vk_record_get_rows (HbVkCtx *ctx, HbTensor *node, GError **error)
   else if (table->dtype == HB_DTYPE_F16)
     variant = "get_rows_f16";
   else
-    return unsupported (node, "its table is neither fp32 nor fp16", error);
+    return hb_vk_unsupported (node, "its table is neither fp32 nor fp16", error);
   if (ids->dtype != HB_DTYPE_I32 || !require_contiguous (node, ids, error))
-    return unsupported (node, "its ids are not contiguous int32", error);
+    return hb_vk_unsupported (node, "its ids are not contiguous int32", error);
   rows_per = rs > 0 ? (hb_vk_rows_per_binding (ctx, (int64_t) hb_dtype_size (table->dtype))
                        - row_span) / rs + 1
                     : V;
   if (rows_per <= 0)
-    return unsupported (node, "one row of its table is larger than a storage binding", error);
+    return hb_vk_unsupported (node, "one row of its table is larger than a storage binding", error);
   for (int64_t v0 = 0; v0 < V; v0 += rows_per)
     {
       int64_t n = MIN (rows_per, V - v0);
@@ -663,7 +664,7 @@ hb_vk_record_latent_rgb (HbVkCtx *ctx, HbTensor *node, GError **error)
       || !row_chunk (ctx, node, 4, &per, error))
     return FALSE;
   if (l->view_offset % 4 != 0)
-    return unsupported (node, "its latents do not start on a pixel boundary", error);
+    return hb_vk_unsupported (node, "its latents do not start on a pixel boundary", error);
   for (int c = 0; c < 3; c++)
     {
       for (int j = 0; j < 4; j++)

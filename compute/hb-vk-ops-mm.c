@@ -77,15 +77,6 @@ typedef struct {
 } Mat3;
 
 static gboolean
-unsupported (HbTensor *node, const char *why, GError **error)
-{
-  g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_FAILED,
-               "The Vulkan backend cannot run %s “%s”: %s. This is a bug in the model code; "
-               "please report it.", hb_op_name (node->op), node->name, why);
-  return FALSE;
-}
-
-static gboolean
 use_cpu_family (HbVkCtx *ctx)
 {
   const char *force = g_getenv ("HUABU_KERNELS");
@@ -157,7 +148,7 @@ bind_bias (HbVkCtx *ctx, HbTensor *node, HbTensor *bias, MmPush *push, GError **
   if (bias == NULL)
     return TRUE;
   if (!hb_tensor_is_contiguous (bias))
-    return unsupported (node, "its bias is not contiguous", error);
+    return hb_vk_unsupported (node, "its bias is not contiguous", error);
   if (!hb_vk_bind_texel (ctx, 2, bias, scalar_format (bias->dtype), 0, -1, &off, error))
     return FALSE;
   push->bias_base = (gint32) off;
@@ -180,7 +171,7 @@ residual_layout (HbTensor *node, HbTensor *res, int64_t M, int64_t N, MmPush *pu
     }
   if (res->ndim != node->ndim || memcmp (res->shape, node->shape, node->ndim * sizeof (int64_t)) != 0
       || !mat3_from_tensor (res, &r) || r.s_col != 1)
-    return unsupported (node, "its residual is a strided view of another shape", error);
+    return hb_vk_unsupported (node, "its residual is a strided view of another shape", error);
   push->r_row = (guint32) r.s_row;
   push->r_batch = (guint32) r.s_batch;
   return TRUE;
@@ -293,7 +284,7 @@ hb_vk_record_matmul (HbVkCtx *ctx, HbTensor *node, GError **error)
 
   j.trans_b = node->iparams[HB_MATMUL_TRANS_B] != 0;
   if (!mat3_from_tensor (j.a, &j.ma) || !mat3_from_tensor (j.b, &j.mb))
-    return unsupported (node, "an operand's batch dimensions are not evenly strided", error);
+    return hb_vk_unsupported (node, "an operand's batch dimensions are not evenly strided", error);
   j.M = j.ma.rows;
   j.K = j.ma.cols;
   j.N = node->shape[node->ndim - 1];
@@ -303,7 +294,7 @@ hb_vk_record_matmul (HbVkCtx *ctx, HbTensor *node, GError **error)
   if (j.mb.batches == 1)
     j.mb.s_batch = 0;
   if (j.b->dtype != HB_DTYPE_F32 && j.b->dtype != HB_DTYPE_F16)
-    return unsupported (node, "its weight is neither fp32 nor fp16", error);
+    return hb_vk_unsupported (node, "its weight is neither fp32 nor fp16", error);
 
   j.cpu = use_cpu_family (ctx) && matmul_cpu_ok (&j);
   if (j.cpu)
@@ -328,7 +319,7 @@ hb_vk_record_matmul (HbVkCtx *ctx, HbTensor *node, GError **error)
   if (!bind_bias (ctx, node, node->src[2], &push, error))
     return FALSE;
   if (!j.cpu && !fits_binding (ctx, j.b))
-    return unsupported (node, "its weight is larger than one storage binding", error);
+    return hb_vk_unsupported (node, "its weight is larger than one storage binding", error);
 
   if (fits_binding (ctx, node) && (j.res == NULL || fits_binding (ctx, j.res))
       && (j.cpu || fits_binding (ctx, j.a)))
@@ -343,7 +334,7 @@ hb_vk_record_matmul (HbVkCtx *ctx, HbTensor *node, GError **error)
   /* keep slices on tile boundaries */
   rows_per = rows_per / GPU_MM_BLOCK * GPU_MM_BLOCK;
   if (rows_per <= 0)
-    return unsupported (node, "one row of it is larger than a storage binding of this device",
+    return hb_vk_unsupported (node, "one row of it is larger than a storage binding of this device",
                         error);
   for (int64_t bt = 0; bt < j.batches; bt++)
     for (int64_t r0 = 0; r0 < j.M; r0 += rows_per)
@@ -440,14 +431,14 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
   if (j.B * j.Ho * j.Wo == 0 || j.Cout == 0)
     return TRUE;
   if (!hb_tensor_is_contiguous (j.x) || !hb_tensor_is_contiguous (j.w))
-    return unsupported (node, "its input or weight is not contiguous", error);
+    return hb_vk_unsupported (node, "its input or weight is not contiguous", error);
   if (j.res != NULL && !hb_tensor_is_contiguous (j.res))
-    return unsupported (node, "its residual is not contiguous", error);
+    return hb_vk_unsupported (node, "its residual is not contiguous", error);
   if (j.KH > 255 || j.KW > 255 || j.stride > 255 || j.pad > 255 || j.pad < 0
       || j.H > G_MAXINT32 / 2 || j.W > G_MAXINT32 / 2)
-    return unsupported (node, "its kernel, stride, padding or image size is out of range", error);
+    return hb_vk_unsupported (node, "its kernel, stride, padding or image size is out of range", error);
   if (j.w->dtype != HB_DTYPE_F32 && j.w->dtype != HB_DTYPE_F16)
-    return unsupported (node, "its weight is neither fp32 nor fp16", error);
+    return hb_vk_unsupported (node, "its weight is neither fp32 nor fp16", error);
 
   j.cpu = use_cpu_family (ctx) && is_aligned4 (j.Cin) && j.x->view_offset % 4 == 0
           && j.w->view_offset % 4 == 0;
@@ -473,7 +464,7 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
   if (!bind_bias (ctx, node, node->src[2], &push, error))
     return FALSE;
   if (!j.cpu && !fits_binding (ctx, j.w))
-    return unsupported (node, "its weight is larger than one storage binding", error);
+    return hb_vk_unsupported (node, "its weight is larger than one storage binding", error);
 
   if (fits_binding (ctx, node) && fits_binding (ctx, j.x))
     return conv_dispatch (ctx, &j, push, 0, j.B, 0, j.Ho, error);
@@ -483,7 +474,7 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
   rows_per = hb_vk_rows_per_binding (ctx, j.Wo * j.Cout * 4);
   rows_per = MIN (rows_per, (hb_vk_rows_per_binding (ctx, j.W * j.Cin * 4) - j.KH) / j.stride);
   if (rows_per <= 0)
-    return unsupported (node, "one row of it is larger than a storage binding of this device",
+    return hb_vk_unsupported (node, "one row of it is larger than a storage binding of this device",
                         error);
   for (int64_t b = 0; b < j.B; b++)
     for (int64_t oy = 0; oy < j.Ho; oy += rows_per)
@@ -535,16 +526,16 @@ hb_vk_record_attention (HbVkCtx *ctx, HbTensor *node, GError **error)
     return TRUE;
   for (int i = 0; i < 3; i++)
     if (qkv[i]->dtype != HB_DTYPE_F32 || qkv[i]->stride[2] != 1)
-      return unsupported (node, "q, k and v must be fp32 with contiguous heads", error);
+      return hb_vk_unsupported (node, "q, k and v must be fp32 with contiguous heads", error);
   if (D > ATTN_MAX_D)
-    return unsupported (node, "its heads are larger than 512", error);
+    return hb_vk_unsupported (node, "its heads are larger than 512", error);
 
   cpu = use_cpu_family (ctx) && attention_cpu_ok (qkv, D);
   unit = cpu ? 4 : 1;
   if (!hb_vk_begin (ctx, attention_variant (cpu, D), error))
     return FALSE;
   if (!fits_binding (ctx, node))
-    return unsupported (node, "its output is larger than one storage binding", error);
+    return hb_vk_unsupported (node, "its output is larger than one storage binding", error);
 
   bases[0] = &push.q_base, rows[0] = &push.q_row, batches[0] = &push.q_batch;
   bases[1] = &push.k_base, rows[1] = &push.k_row, batches[1] = &push.k_batch;
@@ -560,7 +551,7 @@ hb_vk_record_attention (HbVkCtx *ctx, HbTensor *node, GError **error)
       else
         {
           if (!fits_binding (ctx, qkv[i]))
-            return unsupported (node, "q, k or v is larger than one storage binding", error);
+            return hb_vk_unsupported (node, "q, k or v is larger than one storage binding", error);
           if (!hb_vk_bind_storage (ctx, 2 + i, qkv[i], 0, -1, HB_VK_READ, &off, error))
             return FALSE;
         }

@@ -178,4 +178,8 @@ GArray     *hb_vk_ranges_new    (VkDeviceSize size);
 gboolean    hb_vk_ranges_take   (GArray *ranges, VkDeviceSize size, VkDeviceSize *offset);
 void        hb_vk_ranges_give   (GArray *ranges, VkDeviceSize offset, VkDeviceSize size);
 
+/* Sets an error saying the Vulkan backend cannot run `node` (why) and
+ * returns FALSE: for shapes or types a recorder does not handle. */
+gboolean hb_vk_unsupported (HbTensor *node, const char *why, GError **error);
+
 G_END_DECLS

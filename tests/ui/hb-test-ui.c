@@ -210,3 +210,17 @@ hb_test_screenshot_with_popover (GtkWidget  *window,
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   save_node (window, node, width, height, name);
 }
+
+/* The memory settings backend lives as long as the process: each test
+ * leaves the next one the defaults. */
+void
+hb_test_reset_settings (GSettings *settings)
+{
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_auto(GStrv) keys = NULL;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    g_settings_reset (settings, keys[i]);
+}

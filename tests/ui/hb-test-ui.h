@@ -32,6 +32,7 @@ void           hb_test_run_app        (HbTestAppFunc   func,
                                        gpointer        data);
 HbWindow      *hb_test_app_get_window (HbApplication  *app);
 /* Renders widget as it is on screen to $HB_TEST_OUTPUT/name.png. */
+void           hb_test_reset_settings (GSettings      *settings);
 void           hb_test_screenshot     (GtkWidget      *widget,
                                        const char     *name);
 /* The same for window with popover, one of its popups, drawn over it where

@@ -409,19 +409,6 @@ test_open_history_png (Fixture *fixture)
   g_assert_cmpint (g_settings_get_int (fixture->settings, "steps"), ==, 4);
 }
 
-/* The memory settings backend lives as long as the process. */
-static void
-reset_settings (GSettings *settings)
-{
-  g_autoptr(GSettingsSchema) schema = NULL;
-  g_auto(GStrv) keys = NULL;
-
-  g_object_get (settings, "settings-schema", &schema, NULL);
-  keys = g_settings_schema_list_keys (schema);
-  for (guint i = 0; keys[i] != NULL; i++)
-    g_settings_reset (settings, keys[i]);
-}
-
 typedef void (*FixtureFunc) (Fixture *fixture);
 
 static void
@@ -444,7 +431,7 @@ run_with_fixture (HbApplication *app,
   func (&fixture);
 
   g_signal_handlers_disconnect_by_data (fixture.generation, &fixture);
-  reset_settings (fixture.settings);
+  hb_test_reset_settings (fixture.settings);
   g_clear_error (&fixture.error);
 }
 

@@ -80,25 +80,11 @@ fixture_init (Fixture       *fixture,
   g_signal_connect (fixture->generation, "finished", G_CALLBACK (on_finished), fixture);
 }
 
-/* The memory settings backend lives as long as the process: leave the
- * next test the defaults. */
-static void
-reset_settings (GSettings *settings)
-{
-  g_autoptr(GSettingsSchema) schema = NULL;
-  g_auto(GStrv) keys = NULL;
-
-  g_object_get (settings, "settings-schema", &schema, NULL);
-  keys = g_settings_schema_list_keys (schema);
-  for (guint i = 0; keys[i] != NULL; i++)
-    g_settings_reset (settings, keys[i]);
-}
-
 static void
 fixture_clear (Fixture *fixture)
 {
   g_signal_handlers_disconnect_by_data (fixture->generation, fixture);
-  reset_settings (fixture->settings);
+  hb_test_reset_settings (fixture->settings);
   g_clear_error (&fixture->error);
 }
 
