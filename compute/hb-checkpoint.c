@@ -434,8 +434,8 @@ config_number (JsonObject *obj, const char *member)
 }
 
 /* What a single-file checkpoint would carry in its metadata, a diffusers
- * folder keeps in its config files: the heads (not visible in shapes) and
- * the VAE's scale factor. */
+ * folder keeps in its config files: the heads and GroupNorm groups (not
+ * visible in shapes) and the VAE's scale factor. */
 static void
 read_model_configs (HbCheckpoint *ckpt, const char *dir)
 {
@@ -443,6 +443,8 @@ read_model_configs (HbCheckpoint *ckpt, const char *dir)
     { "text_encoder", "config.json", "num_attention_heads", "huabu.text_heads" },
     { "unet", "config.json", "attention_head_dim", "huabu.unet_heads" },
     { "vae", "config.json", "scaling_factor", "huabu.vae_scale_factor" },
+    { "unet", "config.json", "norm_num_groups", "huabu.unet_norm_groups" },
+    { "vae", "config.json", "norm_num_groups", "huabu.vae_norm_groups" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (items); i++)

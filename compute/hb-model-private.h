@@ -51,6 +51,11 @@ void       hb_weights_trim       (HbWeights *w);
  * keeps host copies and device copies from adding up. */
 void       hb_weights_trim_data  (HbWeights *w, const void *data);
 const char*hb_weights_metadata   (HbWeights *w, const char *key);
+/* GroupNorm groups of `part` ("unet" or "vae"): metadata huabu.<part>_norm_groups
+ * (diffusers: norm_num_groups), 32 by default as in SD 1.x; an error when it
+ * is not a number or does not divide every one of `channels`. */
+gboolean   hb_weights_norm_groups (HbWeights *w, const char *part, const int *channels, int n,
+                                   int *groups, GError **error);
 gsize      hb_weights_host_bytes (HbWeights *w);
 
 /* --- architecture, read from names and shapes ------------------------- */
@@ -76,6 +81,7 @@ typedef struct {
   int n_levels;
   int channel_mult[8];
   int num_res_blocks;
+  int norm_groups;        /* GroupNorm groups (32 in SD 1.x) */
 } HbUnetConfig;
 
 typedef struct {
@@ -86,6 +92,7 @@ typedef struct {
   int z_channels;
   float scale_factor;
   gboolean has_encoder;
+  int norm_groups;        /* GroupNorm groups (32 in SD 1.x) */
 } HbVaeConfig;
 
 gboolean   hb_clip_config_read   (HbWeights *w, HbClipConfig *cfg, GError **error);

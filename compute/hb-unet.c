@@ -78,7 +78,7 @@ res_block (Unet *u, const char *p, HbTensor *x, HbTensor *emb_silu)
 
   cout = dim0 (u->w, k);
   h = hb_group_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.weight", p),
-                     W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.bias", p), 32, 1e-5f, TRUE);
+                     W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.bias", p), u->cfg->norm_groups, 1e-5f, TRUE);
   h = hb_conv2d (g, h, W (u, HB_WEIGHT_CONV, "%sin_layers.2.weight", p),
                  W (u, HB_WEIGHT_PLAIN, "%sin_layers.2.bias", p), 1, 1, NULL);
   e = hb_linear (g, emb_silu, W (u, HB_WEIGHT_MATRIX, "%semb_layers.1.weight", p),
@@ -89,7 +89,7 @@ res_block (Unet *u, const char *p, HbTensor *x, HbTensor *emb_silu)
   eshape[3] = cout;
   h = hb_add (g, h, hb_reshape (g, e, 4, eshape));
   h = hb_group_norm (g, h, W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.weight", p),
-                     W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.bias", p), 32, 1e-5f, TRUE);
+                     W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.bias", p), u->cfg->norm_groups, 1e-5f, TRUE);
   if (has (u, "%sskip_connection.weight", p))
     skip = hb_conv2d (g, x, W (u, HB_WEIGHT_CONV, "%sskip_connection.weight", p),
                       W (u, HB_WEIGHT_PLAIN, "%sskip_connection.bias", p), 1, 0, NULL);
@@ -182,7 +182,7 @@ spatial_transformer (Unet *u, const char *p, HbTensor *x, HbTensor *context)
   HbTensor *h;
 
   h = hb_group_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%snorm.weight", p),
-                     W (u, HB_WEIGHT_PLAIN, "%snorm.bias", p), 32, 1e-6f, FALSE);
+                     W (u, HB_WEIGHT_PLAIN, "%snorm.bias", p), u->cfg->norm_groups, 1e-6f, FALSE);
   h = hb_reshape (g, h, 3, seq);
   h = hb_linear (g, h, W (u, HB_WEIGHT_MATRIX, "%sproj_in.weight", p),
                  W (u, HB_WEIGHT_PLAIN, "%sproj_in.bias", p));
@@ -303,7 +303,12 @@ hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
     cfg->heads = 8;
   pred = hb_weights_metadata (w, "huabu.prediction_type");
   cfg->v_prediction = pred != NULL && g_str_equal (pred, "v_prediction");
-  return TRUE;
+  {
+    int channels[G_N_ELEMENTS (cfg->channel_mult)];
+    for (int i = 0; i < cfg->n_levels; i++)
+      channels[i] = cfg->model_channels * cfg->channel_mult[i];
+    return hb_weights_norm_groups (w, "unet", channels, cfg->n_levels, &cfg->norm_groups, error);
+  }
 }
 
 HbGraph *
@@ -384,7 +389,7 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
   g_ptr_array_unref (skips);
 
   x = hb_group_norm (g, x, W (&u, HB_WEIGHT_PLAIN, P "out.0.weight"),
-                     W (&u, HB_WEIGHT_PLAIN, P "out.0.bias"), 32, 1e-5f, TRUE);
+                     W (&u, HB_WEIGHT_PLAIN, P "out.0.bias"), cfg->norm_groups, 1e-5f, TRUE);
   x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "out.2.weight"),
                  W (&u, HB_WEIGHT_PLAIN, P "out.2.bias"), 1, 1, NULL);
   hb_graph_mark_output (g, x);

@@ -17,8 +17,9 @@
 #define P "first_stage_model."
 
 typedef struct {
-  HbWeights *w;
-  HbGraph   *g;
+  HbWeights         *w;
+  HbGraph           *g;
+  const HbVaeConfig *cfg;
 } Vae;
 
 static HbTensor *
@@ -93,7 +94,12 @@ hb_vae_config_read (HbWeights *w, HbVaeConfig *cfg, GError **error)
                    cfg->n_levels, cfg->num_res_blocks, cfg->z_channels);
       return FALSE;
     }
-  return TRUE;
+  {
+    int channels[G_N_ELEMENTS (cfg->channel_mult)];
+    for (int i = 0; i < cfg->n_levels; i++)
+      channels[i] = cfg->ch * cfg->channel_mult[i];
+    return hb_weights_norm_groups (w, "vae", channels, cfg->n_levels, &cfg->norm_groups, error);
+  }
 }
 
 static HbTensor *
@@ -103,11 +109,11 @@ resnet (Vae *v, const char *p, HbTensor *x)
   HbTensor *h, *skip = x;
 
   h = hb_group_norm (g, x, W (v, HB_WEIGHT_PLAIN, "%snorm1.weight", p),
-                     W (v, HB_WEIGHT_PLAIN, "%snorm1.bias", p), 32, 1e-6f, TRUE);
+                     W (v, HB_WEIGHT_PLAIN, "%snorm1.bias", p), v->cfg->norm_groups, 1e-6f, TRUE);
   h = hb_conv2d (g, h, W (v, HB_WEIGHT_CONV, "%sconv1.weight", p),
                  W (v, HB_WEIGHT_PLAIN, "%sconv1.bias", p), 1, 1, NULL);
   h = hb_group_norm (g, h, W (v, HB_WEIGHT_PLAIN, "%snorm2.weight", p),
-                     W (v, HB_WEIGHT_PLAIN, "%snorm2.bias", p), 32, 1e-6f, TRUE);
+                     W (v, HB_WEIGHT_PLAIN, "%snorm2.bias", p), v->cfg->norm_groups, 1e-6f, TRUE);
   if (has (v->w, "%snin_shortcut.weight", p))
     skip = hb_conv2d (g, x, W (v, HB_WEIGHT_CONV, "%snin_shortcut.weight", p),
                       W (v, HB_WEIGHT_PLAIN, "%snin_shortcut.bias", p), 1, 0, NULL);
@@ -133,7 +139,7 @@ attn_block (Vae *v, const char *p, HbTensor *x)
   HbTensor *h, *qkv, *q, *k, *vv;
 
   h = hb_group_norm (g, x, W (v, HB_WEIGHT_PLAIN, "%snorm.weight", p),
-                     W (v, HB_WEIGHT_PLAIN, "%snorm.bias", p), 32, 1e-6f, FALSE);
+                     W (v, HB_WEIGHT_PLAIN, "%snorm.bias", p), v->cfg->norm_groups, 1e-6f, FALSE);
   h = hb_reshape (g, h, 3, seq);
   qkv = hb_matmul (g, h, hb_weights_get_cat (v->w, g, wkeys, 3, HB_WEIGHT_MATRIX), TRUE,
                    hb_weights_get_cat (v->w, g, bkeys, 3, HB_WEIGHT_PLAIN), HB_ACT_NONE, NULL);
@@ -164,7 +170,7 @@ hb_vae_decode_build (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
                      HbTensor **z_out, HbTensor **image_out)
 {
   HbGraph *g = hb_graph_new ();
-  Vae v = { w, g };
+  Vae v = { w, g, cfg };
   int64_t zs[4] = { 1, h, wd, cfg->z_channels };
   HbTensor *z, *x;
 
@@ -190,7 +196,7 @@ hb_vae_decode_build (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
         }
     }
   x = hb_group_norm (g, x, W (&v, HB_WEIGHT_PLAIN, P "decoder.norm_out.weight"),
-                     W (&v, HB_WEIGHT_PLAIN, P "decoder.norm_out.bias"), 32, 1e-6f, TRUE);
+                     W (&v, HB_WEIGHT_PLAIN, P "decoder.norm_out.bias"), cfg->norm_groups, 1e-6f, TRUE);
   x = hb_conv2d (g, x, W (&v, HB_WEIGHT_CONV, P "decoder.conv_out.weight"),
                  W (&v, HB_WEIGHT_PLAIN, P "decoder.conv_out.bias"), 1, 1, NULL);
   hb_graph_mark_output (g, x);
@@ -204,7 +210,7 @@ hb_vae_encode_build (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
                      HbTensor **image_out, HbTensor **mean_out)
 {
   HbGraph *g = hb_graph_new ();
-  Vae v = { w, g };
+  Vae v = { w, g, cfg };
   int64_t is[4] = { 1, h, wd, 3 };
   HbTensor *img, *x;
   int64_t ms[4], st[4];
@@ -226,7 +232,7 @@ hb_vae_encode_build (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
     }
   x = mid_block (&v, "encoder", x);
   x = hb_group_norm (g, x, W (&v, HB_WEIGHT_PLAIN, P "encoder.norm_out.weight"),
-                     W (&v, HB_WEIGHT_PLAIN, P "encoder.norm_out.bias"), 32, 1e-6f, TRUE);
+                     W (&v, HB_WEIGHT_PLAIN, P "encoder.norm_out.bias"), cfg->norm_groups, 1e-6f, TRUE);
   x = hb_conv2d (g, x, W (&v, HB_WEIGHT_CONV, P "encoder.conv_out.weight"),
                  W (&v, HB_WEIGHT_PLAIN, P "encoder.conv_out.bias"), 1, 1, NULL);
   x = hb_conv2d (g, x, W (&v, HB_WEIGHT_CONV, P "quant_conv.weight"),

@@ -183,6 +183,34 @@ hb_weights_metadata (HbWeights *w, const char *key)
 }
 
 gboolean
+hb_weights_norm_groups (HbWeights *w, const char *part, const int *channels, int n,
+                        int *groups, GError **error)
+{
+  g_autofree char *key = g_strdup_printf ("huabu.%s_norm_groups", part);
+  const char *value = hb_weights_metadata (w, key);
+  gint64 v = 32;
+
+  if (value != NULL && !g_ascii_string_to_signed (value, 10, 1, 4096, &v, NULL))
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "The model's metadata “%s” is “%s”; it must be a whole number of "
+                   "GroupNorm groups (Stable Diffusion 1.x uses 32).", key, value);
+      return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    if (channels[i] % v != 0)
+      {
+        g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                     "The %s has a layer of %d channels, which GroupNorm cannot split into "
+                     "%" G_GINT64_FORMAT " groups (metadata “%s”).",
+                     g_str_equal (part, "vae") ? "VAE" : "UNet", channels[i], v, key);
+        return FALSE;
+      }
+  *groups = (int) v;
+  return TRUE;
+}
+
+gboolean
 hb_weights_has (HbWeights *w, const char *key)
 {
   return hb_checkpoint_find (w->ckpt, key) != NULL;

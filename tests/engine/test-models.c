@@ -374,6 +374,50 @@ test_damaged (gconstpointer data)
   g_rmdir (dir);
 }
 
+static const char *bad_groups;
+
+static void
+set_bad_groups (JsonObject *header, const char *key)
+{
+  json_object_set_string_member (json_object_get_object_member (header, key),
+                                 "huabu.vae_norm_groups", bad_groups);
+}
+
+/* GroupNorm groups come from the metadata (the tiny checkpoint has 16 in the
+ * UNet and 8 in the VAE, which the goldens above check); a value that is not
+ * a number, or that does not divide the channels, is refused by name. */
+static void
+test_bad_groups (gconstpointer data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("huabu-groups-XXXXXX", NULL);
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HbEngine) engine = hb_engine_new (NULL, &error);
+  g_autoptr(HbModel) model = NULL;
+  g_autoptr(HbImage) image = NULL;
+  HbGenerateParams p;
+
+  bad_groups = data;
+  path = write_edited (dir, "__metadata__", set_bad_groups);
+  g_assert_no_error (error);
+  model = hb_model_load (engine, path, &error);
+  if (model != NULL)
+    {
+      hb_generate_params_init (&p);
+      p.prompt = "a red circle";
+      p.width = p.height = 64;
+      p.steps = 1;
+      image = hb_engine_generate (engine, model, &p, NULL, NULL, NULL, &error);
+      g_assert_null (image);
+    }
+  g_assert_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "huabu.vae_norm_groups"));
+  g_clear_pointer (&model, hb_model_free);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -428,5 +472,7 @@ main (int argc, char **argv)
 
       g_test_add_data_func (name, &damaged[i], test_damaged);
     }
+  g_test_add_data_func ("/huabu/models/damaged/groups-not-a-number", "eight", test_bad_groups);
+  g_test_add_data_func ("/huabu/models/damaged/groups-not-dividing", "7", test_bad_groups);
   return g_test_run ();
 }

@@ -37,13 +37,15 @@ SIZE = 64
 def tiny_config(vocab):
     """Attention on every level but the last, as SD 1.x: covers upsample convs
     at output_blocks.k.1 (no attention) and .k.2 (after attention). Weights are
-    stored as F16, which keeps the two copies under the goldens' size budget."""
+    stored as F16, which keeps the two copies under the goldens' size budget.
+    GroupNorm groups other than SD's 32 (as the built-in model has) come from
+    the metadata and from the diffusers configs' norm_num_groups."""
     return ref.FamilyConfig(
         vocab=vocab, text_width=64, text_layers=2, text_heads=2, text_context=77,
         model_channels=32, channel_mult=[1, 1, 1], num_res_blocks=1,
         attention_levels=[0, 1], unet_heads=2, transformer_depth=1,
         vae_ch=32, vae_ch_mult=[1, 1, 1, 1], vae_res_blocks=1, z_channels=4,
-        vae_scale_factor=0.18215)
+        vae_scale_factor=0.18215, unet_norm_groups=16, vae_norm_groups=8)
 
 
 # --- ldm -> diffusers key names (as diffusers' convert_original_stable_diffusion script)
@@ -167,7 +169,7 @@ def write_diffusers(folder, sd, c, vocab_path, merges_path):
             "block_out_channels": [m * mc for m in c.channel_mult],
             "layers_per_block": c.num_res_blocks, "cross_attention_dim": c.text_width,
             "attention_head_dim": c.unet_heads, "down_block_types": down, "up_block_types": up,
-            "mid_block_type": "UNetMidBlock2DCrossAttn", "norm_num_groups": 32, "norm_eps": 1e-5,
+            "mid_block_type": "UNetMidBlock2DCrossAttn", "norm_num_groups": c.unet_norm_groups, "norm_eps": 1e-5,
             "act_fn": "silu", "center_input_sample": False, "flip_sin_to_cos": True,
             "freq_shift": 0, "downsample_padding": 1, "use_linear_projection": c.linear_proj,
             "transformer_layers_per_block": c.transformer_depth},
@@ -178,7 +180,7 @@ def write_diffusers(folder, sd, c, vocab_path, merges_path):
             "layers_per_block": c.vae_res_blocks,
             "down_block_types": ["DownEncoderBlock2D"] * len(c.vae_ch_mult),
             "up_block_types": ["UpDecoderBlock2D"] * len(c.vae_ch_mult),
-            "act_fn": "silu", "norm_num_groups": 32, "sample_size": SIZE,
+            "act_fn": "silu", "norm_num_groups": c.vae_norm_groups, "sample_size": SIZE,
             "scaling_factor": c.vae_scale_factor},
         "text_encoder/config.json": {
             "architectures": ["CLIPTextModel"], "model_type": "clip_text_model",

@@ -17,6 +17,10 @@ linear weights [out, in].
 Metadata keys read from the safetensors header "__metadata__":
   huabu.text_heads        heads of the text encoder (default width / 64)
   huabu.unet_heads        heads of every UNet attention (default 8, SD 1.x)
+  huabu.unet_norm_groups  GroupNorm groups in the UNet (default 32, SD 1.x;
+                          diffusers: unet/config.json norm_num_groups)
+  huabu.vae_norm_groups   GroupNorm groups in the VAE (default 32; diffusers:
+                          vae/config.json norm_num_groups)
   huabu.vae_scale_factor  latent scale (default 0.18215)
   huabu.prediction_type   "epsilon" (default) or "v_prediction"
   huabu.pad_token         token id used to pad prompts (default: end token)
@@ -392,22 +396,27 @@ def timestep_embedding(t, dim, max_period=10000.0):
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
-def res_block(sd, p, x, emb, eps=1e-5):
-    """ldm ResBlock: GroupNorm32(32)+SiLU, conv3x3, + Linear(SiLU(emb)),
+def norm_groups(meta, part):
+    """GroupNorm groups of "unet" or "vae" (32 in SD 1.x)."""
+    return int(meta.get(f"huabu.{part}_norm_groups", 32))
+
+
+def res_block(sd, p, x, emb, groups=32, eps=1e-5):
+    """ldm ResBlock: GroupNorm32(groups)+SiLU, conv3x3, + Linear(SiLU(emb)),
     GroupNorm32+SiLU, conv3x3, plus the (1x1 conv when channels change) skip."""
-    h = conv(sd, p + "in_layers.2", F.silu(group_norm(sd, p + "in_layers.0", x, eps)))
+    h = conv(sd, p + "in_layers.2", F.silu(group_norm(sd, p + "in_layers.0", x, eps, groups)))
     h = h + linear(sd, p + "emb_layers.1", F.silu(emb))[:, :, None, None]
-    h = conv(sd, p + "out_layers.3", F.silu(group_norm(sd, p + "out_layers.0", h, eps)))
+    h = conv(sd, p + "out_layers.3", F.silu(group_norm(sd, p + "out_layers.0", h, eps, groups)))
     skip = conv(sd, p + "skip_connection", x) if p + "skip_connection.weight" in sd else x
     return skip + h
 
 
-def spatial_transformer(sd, p, x, ctx, heads):
-    """ldm SpatialTransformer: GroupNorm(32, eps 1e-6), proj_in, transformer
+def spatial_transformer(sd, p, x, ctx, heads, groups=32):
+    """ldm SpatialTransformer: GroupNorm(groups, eps 1e-6), proj_in, transformer
     blocks (self-attn, cross-attn, GEGLU feed-forward; LayerNorm eps 1e-5,
     pre-norm, residual), proj_out, plus the input."""
     b, c, hh, ww = x.shape
-    h = group_norm(sd, p + "norm", x, 1e-6)
+    h = group_norm(sd, p + "norm", x, 1e-6, groups)
     linear_proj = sd[p + "proj_in.weight"].dim() == 2
     if linear_proj:
         h = linear(sd, p + "proj_in", h.permute(0, 2, 3, 1).reshape(b, hh * ww, c))
@@ -434,12 +443,12 @@ def spatial_transformer(sd, p, x, ctx, heads):
     return h + x
 
 
-def unet_layer(sd, p, x, emb, ctx, heads):
+def unet_layer(sd, p, x, emb, ctx, heads, groups=32):
     """One child of an input/middle/output block, recognised by its keys."""
     if p + "in_layers.0.weight" in sd:
-        return res_block(sd, p, x, emb)
+        return res_block(sd, p, x, emb, groups)
     if p + "proj_in.weight" in sd:
-        return spatial_transformer(sd, p, x, ctx, heads)
+        return spatial_transformer(sd, p, x, ctx, heads, groups)
     if p + "op.weight" in sd:
         return conv(sd, p + "op", x, stride=2, padding=1)
     if p + "conv.weight" in sd:
@@ -452,13 +461,14 @@ def unet_forward(sd, meta, x, t, ctx):
     ctx [B, 77, context_dim] -> model output [B, 4, h, w] (eps or v)."""
     p = UNET_PREFIX
     heads = int(meta.get("huabu.unet_heads", 8))
+    groups = norm_groups(meta, "unet")
     mc = sd[p + "input_blocks.0.0.weight"].shape[0]
     emb = linear(sd, p + "time_embed.2",
                  F.silu(linear(sd, p + "time_embed.0", timestep_embedding(t, mc))))
 
     def block(bp, h):
         for j in _indices(sd, bp):
-            h = unet_layer(sd, f"{bp}.{j}.", h, emb, ctx, heads)
+            h = unet_layer(sd, f"{bp}.{j}.", h, emb, ctx, heads, groups)
         return h
 
     h = conv(sd, p + "input_blocks.0.0", x)
@@ -469,7 +479,7 @@ def unet_forward(sd, meta, x, t, ctx):
     h = block(p + "middle_block", h)
     for i in _indices(sd, p + "output_blocks"):
         h = block(p + f"output_blocks.{i}", torch.cat([h, skips.pop()], dim=1))
-    return conv(sd, p + "out.2", F.silu(group_norm(sd, p + "out.0", h, 1e-5)))
+    return conv(sd, p + "out.2", F.silu(group_norm(sd, p + "out.0", h, 1e-5, groups)))
 
 
 # ---------------------------------------------------------------------------
@@ -498,19 +508,19 @@ class VAEConfig:
         return VAEConfig(ch, mult, nrb, z, scale)
 
 
-def vae_res_block(sd, p, x):
-    """ldm ResnetBlock without time embedding: GN(32, eps 1e-6)+SiLU, conv,
+def vae_res_block(sd, p, x, groups=32):
+    """ldm ResnetBlock without time embedding: GN(groups, eps 1e-6)+SiLU, conv,
     GN+SiLU, conv, plus nin_shortcut (1x1) when channels change."""
-    h = conv(sd, p + "conv1", F.silu(group_norm(sd, p + "norm1", x, 1e-6)))
-    h = conv(sd, p + "conv2", F.silu(group_norm(sd, p + "norm2", h, 1e-6)))
+    h = conv(sd, p + "conv1", F.silu(group_norm(sd, p + "norm1", x, 1e-6, groups)))
+    h = conv(sd, p + "conv2", F.silu(group_norm(sd, p + "norm2", h, 1e-6, groups)))
     skip = conv(sd, p + "nin_shortcut", x) if p + "nin_shortcut.weight" in sd else x
     return skip + h
 
 
-def vae_attn(sd, p, x):
+def vae_attn(sd, p, x, groups=32):
     """Single-head self-attention over all pixels with 1x1-conv q/k/v/proj_out."""
     b, c, hh, ww = x.shape
-    h = group_norm(sd, p + "norm", x, 1e-6)
+    h = group_norm(sd, p + "norm", x, 1e-6, groups)
     q = conv(sd, p + "q", h).reshape(b, c, hh * ww).transpose(1, 2)
     k = conv(sd, p + "k", h).reshape(b, c, hh * ww).transpose(1, 2)
     v = conv(sd, p + "v", h).reshape(b, c, hh * ww).transpose(1, 2)
@@ -518,26 +528,27 @@ def vae_attn(sd, p, x):
     return x + conv(sd, p + "proj_out", out)
 
 
-def _vae_mid(sd, p, h):
-    h = vae_res_block(sd, p + "mid.block_1.", h)
-    h = vae_attn(sd, p + "mid.attn_1.", h)
-    return vae_res_block(sd, p + "mid.block_2.", h)
+def _vae_mid(sd, p, h, groups):
+    h = vae_res_block(sd, p + "mid.block_1.", h, groups)
+    h = vae_attn(sd, p + "mid.attn_1.", h, groups)
+    return vae_res_block(sd, p + "mid.block_2.", h, groups)
 
 
 def vae_encode(sd, meta, image):
     """image [B, 3, H, W] in [-1, 1] -> (mean, logvar) of the posterior,
     each [B, z, H/8, W/8], NOT yet multiplied by the scale factor."""
     p = VAE_PREFIX + "encoder."
+    groups = norm_groups(meta, "vae")
     h = conv(sd, p + "conv_in", image)
     for i in _indices(sd, p + "down"):
         for j in _indices(sd, p + f"down.{i}.block"):
-            h = vae_res_block(sd, p + f"down.{i}.block.{j}.", h)
+            h = vae_res_block(sd, p + f"down.{i}.block.{j}.", h, groups)
         if p + f"down.{i}.downsample.conv.weight" in sd:
             # ldm pads right and bottom only, then a stride-2 conv without padding.
             h = conv(sd, p + f"down.{i}.downsample.conv", F.pad(h, (0, 1, 0, 1)),
                      stride=2, padding=0)
-    h = _vae_mid(sd, p, h)
-    h = conv(sd, p + "conv_out", F.silu(group_norm(sd, p + "norm_out", h, 1e-6)))
+    h = _vae_mid(sd, p, h, groups)
+    h = conv(sd, p + "conv_out", F.silu(group_norm(sd, p + "norm_out", h, 1e-6, groups)))
     moments = conv(sd, VAE_PREFIX + "quant_conv", h)
     mean, logvar = moments.chunk(2, dim=1)
     return mean, logvar.clamp(-30.0, 20.0)
@@ -547,16 +558,17 @@ def vae_decode(sd, meta, z):
     """z [B, 4, h, w] UNSCALED latent (latent / scale_factor) -> image [B, 3, 8h, 8w]
     in about [-1, 1], not clamped."""
     p = VAE_PREFIX + "decoder."
+    groups = norm_groups(meta, "vae")
     h = conv(sd, VAE_PREFIX + "post_quant_conv", z)
     h = conv(sd, p + "conv_in", h)
-    h = _vae_mid(sd, p, h)
+    h = _vae_mid(sd, p, h, groups)
     for i in reversed(_indices(sd, p + "up")):
         for j in _indices(sd, p + f"up.{i}.block"):
-            h = vae_res_block(sd, p + f"up.{i}.block.{j}.", h)
+            h = vae_res_block(sd, p + f"up.{i}.block.{j}.", h, groups)
         if p + f"up.{i}.upsample.conv.weight" in sd:
             h = conv(sd, p + f"up.{i}.upsample.conv",
                      F.interpolate(h, scale_factor=2.0, mode="nearest"))
-    return conv(sd, p + "conv_out", F.silu(group_norm(sd, p + "norm_out", h, 1e-6)))
+    return conv(sd, p + "conv_out", F.silu(group_norm(sd, p + "norm_out", h, 1e-6, groups)))
 
 
 def image_to_tensor(rgb):
@@ -833,11 +845,17 @@ class FamilyConfig:
     vae_res_blocks: int = 2
     z_channels: int = 4
     vae_scale_factor: float = 0.18215
+    unet_norm_groups: int = 32
+    vae_norm_groups: int = 32
 
     def metadata(self):
-        return {"huabu.text_heads": self.text_heads, "huabu.unet_heads": self.unet_heads,
+        meta = {"huabu.text_heads": self.text_heads, "huabu.unet_heads": self.unet_heads,
                 "huabu.vae_scale_factor": self.vae_scale_factor,
                 "huabu.prediction_type": "epsilon"}
+        for part in ("unet", "vae"):
+            if getattr(self, f"{part}_norm_groups") != 32:
+                meta[f"huabu.{part}_norm_groups"] = getattr(self, f"{part}_norm_groups")
+        return meta
 
 
 def family_shapes(c):

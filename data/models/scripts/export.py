@@ -69,6 +69,8 @@ def export(work, out_path):
         "huabu.latent_rgb": ",".join(f"{v:.5f}" for v in rgb),
         "huabu.text_heads": cfg.text_heads,
         "huabu.unet_heads": cfg.unet_heads,
+        "huabu.unet_norm_groups": cfg.unet_norm_groups,
+        "huabu.vae_norm_groups": cfg.vae_norm_groups,
         "huabu.vae_scale_factor": f"{cache['scale']:.6f}",
         "huabu.prediction_type": "epsilon",
         "huabu.vae_steps": vae["step"],

@@ -41,13 +41,21 @@ SEED = 20240601
 
 def model_config(vocab):
     """The built-in model. Small enough that a 20-step 128x128 generation is
-    interactive on lavapipe."""
+    interactive on lavapipe. GroupNorm uses 8 groups: with SD's 32 groups a
+    32-channel layer normalises every channel alone, which erases flat colours
+    (the first VAE turned purple into brown); 8 groups keep SD's 4 channels
+    per group at the widest VAE level."""
     return ref.FamilyConfig(
         vocab=vocab, text_width=128, text_layers=3, text_heads=2, text_context=77,
         model_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1,
         attention_levels=[0, 1], unet_heads=2, transformer_depth=1,
         vae_ch=32, vae_ch_mult=[1, 1, 2, 2], vae_res_blocks=1, z_channels=4,
-        vae_scale_factor=1.0)
+        vae_scale_factor=1.0, unet_norm_groups=8, vae_norm_groups=8)
+
+
+def model_meta(cfg):
+    """The metadata the reference functions read (strings, as in a file)."""
+    return {k: str(v) for k, v in cfg.metadata().items()}
 
 
 def log(work, msg):
@@ -81,6 +89,7 @@ def params_of(sd, prefix):
 # --- phase 1: VAE
 
 def train_vae(args, cfg, deadline):
+    meta = model_meta(cfg)
     path = os.path.join(args.work, "vae.pt")
     if os.path.exists(path):
         state = torch.load(path)
@@ -102,9 +111,9 @@ def train_vae(args, cfg, deadline):
         # 64x64 crops teach it the same edges and colours at a quarter of the cost.
         ox, oy = np.random.default_rng(step).integers(0, 128 - args.vae_crop + 1, size=2)
         x = x[:, :, oy:oy + args.vae_crop, ox:ox + args.vae_crop]
-        mean, logvar = ref.vae_encode(sd, {}, x)
+        mean, logvar = ref.vae_encode(sd, meta, x)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        rec = ref.vae_decode(sd, {}, z)
+        rec = ref.vae_decode(sd, meta, z)
         l1 = (rec - x).abs().mean()
         l2 = ((rec - x) ** 2).mean()
         kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
@@ -127,7 +136,8 @@ def train_vae(args, cfg, deadline):
 
 # --- phase 2: latent cache
 
-def cache_latents(args):
+def cache_latents(args, cfg):
+    meta = model_meta(cfg)
     path = os.path.join(args.work, "latents.pt")
     vae_state = torch.load(os.path.join(args.work, "vae.pt"))
     if os.path.exists(path):
@@ -141,7 +151,7 @@ def cache_latents(args):
     with torch.no_grad():
         for i in range(0, args.cache, 32):
             x, sc = render_batch(SEED + 2_000_000 + i, min(32, args.cache - i))
-            mean, logvar = ref.vae_encode(vae, {}, x)
+            mean, logvar = ref.vae_encode(vae, meta, x)
             means.append(mean.half())
             stds.append((0.5 * logvar).exp().half())
             scenes.extend(sc)
@@ -188,7 +198,7 @@ def train_unet(args, cfg, tok, cache, deadline):
     opt = torch.optim.AdamW(sd.values(), lr=args.unet_lr, weight_decay=0.01)
     if state["opt"]:
         opt.load_state_dict(state["opt"])
-    meta = {"huabu.text_heads": str(cfg.text_heads), "huabu.unet_heads": str(cfg.unet_heads)}
+    meta = model_meta(cfg)
     ac = ref.alphas_cumprod()
     scale = cache["scale"]
     n = cache["mean"].shape[0]
@@ -272,7 +282,7 @@ def main():
     if not train_vae(args, cfg, deadline):
         log(args.work, "stopped in the VAE phase; run again to continue")
         return
-    cache = cache_latents(args)
+    cache = cache_latents(args, cfg)
     train_unet(args, cfg, tok, cache, deadline)
     log(args.work, "stopped; run again to continue")
 
