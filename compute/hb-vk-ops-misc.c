@@ -426,6 +426,7 @@ hb_vk_record_softmax (HbVkCtx *ctx, HbTensor *node, GError **error)
 
 #define GN_CHUNKS 3
 #define GN_WG     256
+#define GN_WG_CPU 8
 
 typedef struct {
   guint32 S, C, cg, P;
@@ -476,6 +477,16 @@ group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant, guint vw
   return hb_vk_dispatch (ctx, (guint32) G, (guint32) n_img, 1, error);
 }
 
+/* Loop iterations of one lane (both passes) with wg lanes a workgroup and
+ * q texels of a group per position: llvmpipe stops loops after 65535. */
+static int64_t
+group_norm_walk (int64_t S, int64_t q, int64_t wg)
+{
+  int64_t lanes = MIN (q, wg);
+
+  return 2 * ((S + wg / lanes - 1) / (wg / lanes) + 3) * ((q + lanes - 1) / lanes);
+}
+
 gboolean
 hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
 {
@@ -488,8 +499,8 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   const char *wtype = weight_variant (node, "f32", "f16", error);
   g_autofree char *variant = NULL;
   GroupNormPush push = { 0 };
-  int64_t rows_per, cg, q, lanes, texel_rows;
-  guint vw;
+  int64_t rows_per, cg, q, texel_rows;
+  guint vw, wg;
 
   if (wtype == NULL || !require_f32 (node, x, error) || !require_contiguous (node, x, error)
       || !row_chunk (ctx, node, C, &rows_per, error))
@@ -504,15 +515,20 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   if (texel_rows <= 0)
     return hb_vk_unsupported (node, "one row of it is larger than a texel view of this device", error);
   rows_per = MIN (rows_per, texel_rows);
-  /* positions one lane walks, twice: within llvmpipe's loop limit */
+  /* On a CPU device, 8 lanes (one llvmpipe SIMD batch) a workgroup, where
+   * a lane's walk stays within llvmpipe's loop limit: a barrier switches
+   * between all of a workgroup's batches, and with 256 lanes the reduction's
+   * barriers cost more than a small group's arithmetic (3.2 ms against
+   * 0.x ms for a 16x16x64 group norm). */
   q = cg / vw;
-  lanes = MIN (q, GN_WG);
-  if (hb_vk_device_info_is_cpu (info)
-      && 2 * ((S + GN_WG / lanes - 1) / (GN_WG / lanes) + 3) * ((q + lanes - 1) / lanes) > 60000)
+  wg = hb_vk_device_info_is_cpu (info) && group_norm_walk (S, q, GN_WG_CPU) <= 60000
+       ? GN_WG_CPU : GN_WG;
+  if (hb_vk_device_info_is_cpu (info) && group_norm_walk (S, q, wg) > 60000)
     return hb_vk_unsupported (node, "one of its groups is too large for one workgroup on this device", error);
 
-  variant = g_strdup_printf ("group_norm_%s_v%u%s", wtype, vw,
-                             node->iparams[HB_NORM_SILU] ? "_silu" : "");
+  variant = g_strdup_printf ("group_norm_%s_v%u%s%s", wtype, vw,
+                             node->iparams[HB_NORM_SILU] ? "_silu" : "",
+                             wg == GN_WG_CPU ? "_w8" : "");
   push.S = (guint32) S;
   push.C = (guint32) C;
   push.cg = (guint32) cg;

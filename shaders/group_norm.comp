@@ -11,8 +11,8 @@
 // sides of a branch under a mask even where the condition is uniform, so a
 // run-time width would pay for four stores per texel, and SiLU for its
 // exp() when off. Lane t walks vector t % q (q = cg / VW vectors per
-// position and group; lanes walk several when q > 256) of positions
-// t / q, t / q + 256 / q, ...: after one division per lane, every index is
+// position and group; lanes walk several when q > WG) of positions
+// t / q, t / q + WG / q, ...: after one division per lane, every index is
 // a running sum.
 //
 // The dispatch's rows (image positions, img * S + pos) may be spread over
@@ -38,7 +38,12 @@
 #include "common.glsl"
 #include "activations.glsl"
 
-#define WG 256u
+// WG_N lanes a workgroup: 256 on GPUs; 8 (one llvmpipe SIMD batch) on CPU
+// devices, where every barrier switches between the workgroup's batches.
+#ifndef WG_N
+#define WG_N 256
+#endif
+#define WG uint(WG_N)
 #define BLOCK 256u
 
 #if VW == 4
@@ -51,7 +56,7 @@
 #define VEC float
 #define FETCH(X, i) texelFetch(X, i).x
 #endif
-layout(local_size_x = 256) in;
+layout(local_size_x = WG_N) in;
 
 layout(binding = 8) uniform samplerBuffer X0;
 layout(binding = 9) uniform samplerBuffer X1;
