@@ -28,10 +28,14 @@
 #include "hb-vk-private.h"
 
 /* Tile sizes of the CPU-family shaders: outputs per workgroup along N and
- * M (matmul_cpu.comp, conv2d_cpu.comp: 8 invocations of 16x8), and
- * queries per workgroup (attention_cpu.comp: 8 invocations of 4). */
+ * M (matmul_cpu.comp, conv2d_cpu.comp: 8 invocations of 16x8 side by side;
+ * the _n32 variants 4x2 of them, for outputs whose last 64 columns would
+ * leave half the invocations idle), and queries per workgroup
+ * (attention_cpu.comp: 8 invocations of 4). */
 #define CPU_MM_GROUP_N   64
 #define CPU_MM_GROUP_M   16
+#define CPU_MM_N32_N     32
+#define CPU_MM_N32_M     32
 #define CPU_ATTN_GROUP_Q 32
 /* GPU family: 64x64 output blocks (matmul_gpu.glsl), 64 queries per group. */
 #define GPU_MM_BLOCK     64
@@ -202,6 +206,23 @@ matmul_cpu_ok (const MatmulJob *j)
   return j->trans_b || is_aligned4 (j->N);
 }
 
+/* The narrow (4x2 invocations) CPU variant covers N with less idle work. */
+static gboolean
+cpu_narrow (int64_t N)
+{
+  return N % CPU_MM_GROUP_N != 0 && N % CPU_MM_GROUP_N <= CPU_MM_N32_N;
+}
+
+static gboolean
+cpu_dispatch (HbVkCtx *ctx, int64_t N, int64_t rows, guint32 nb, GError **error)
+{
+  if (cpu_narrow (N))
+    return hb_vk_dispatch (ctx, hb_vk_div_up (N, CPU_MM_N32_N), hb_vk_div_up (rows, CPU_MM_N32_M),
+                           nb, error);
+  return hb_vk_dispatch (ctx, hb_vk_div_up (N, CPU_MM_GROUP_N), hb_vk_div_up (rows, CPU_MM_GROUP_M),
+                         nb, error);
+}
+
 /* One dispatch over batches [bt, bt + nb) and rows [r0, r0 + rows). */
 static gboolean
 matmul_dispatch (HbVkCtx *ctx, const MatmulJob *j, MmPush push, int64_t bt, int64_t nb,
@@ -268,8 +289,7 @@ matmul_dispatch (HbVkCtx *ctx, const MatmulJob *j, MmPush push, int64_t bt, int6
 
   hb_vk_push (ctx, &push, sizeof push);
   if (j->cpu)
-    return hb_vk_dispatch (ctx, hb_vk_div_up (j->N, CPU_MM_GROUP_N),
-                           hb_vk_div_up (rows, CPU_MM_GROUP_M), (guint32) nb, error);
+    return cpu_dispatch (ctx, j->N, rows, (guint32) nb, error);
   return hb_vk_dispatch (ctx, hb_vk_div_up (j->N, GPU_MM_BLOCK),
                          hb_vk_div_up (rows, GPU_MM_BLOCK), (guint32) nb, error);
 }
@@ -298,7 +318,8 @@ hb_vk_record_matmul (HbVkCtx *ctx, HbTensor *node, GError **error)
 
   j.cpu = use_cpu_family (ctx) && matmul_cpu_ok (&j);
   if (j.cpu)
-    variant = j.trans_b ? "matmul_cpu_nt" : "matmul_cpu_nn";
+    variant = j.trans_b ? (cpu_narrow (j.N) ? "matmul_cpu_nt_n32" : "matmul_cpu_nt")
+              : (cpu_narrow (j.N) ? "matmul_cpu_nn_n32" : "matmul_cpu_nn");
   else
     variant = j.b->dtype == HB_DTYPE_F16 ? "matmul_gpu_f16" : "matmul_gpu_f32";
 
@@ -403,8 +424,7 @@ conv_dispatch (HbVkCtx *ctx, const ConvJob *j, MmPush push, int64_t b0, int64_t 
 
   hb_vk_push (ctx, &push, sizeof push);
   if (j->cpu)
-    return hb_vk_dispatch (ctx, hb_vk_div_up (j->Cout, CPU_MM_GROUP_N),
-                           hb_vk_div_up (M, CPU_MM_GROUP_M), 1, error);
+    return cpu_dispatch (ctx, j->Cout, M, 1, error);
   return hb_vk_dispatch (ctx, hb_vk_div_up (j->Cout, GPU_MM_BLOCK),
                          hb_vk_div_up (M, GPU_MM_BLOCK), 1, error);
 }
@@ -443,7 +463,7 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
   j.cpu = use_cpu_family (ctx) && is_aligned4 (j.Cin) && j.x->view_offset % 4 == 0
           && j.w->view_offset % 4 == 0;
   if (j.cpu)
-    variant = "conv2d_cpu";
+    variant = cpu_narrow (j.Cout) ? "conv2d_cpu_n32" : "conv2d_cpu";
   else
     variant = j.w->dtype == HB_DTYPE_F16 ? "conv2d_gpu_f16" : "conv2d_gpu_f32";
 

@@ -17,8 +17,14 @@
 #ifndef TN
 #define TN 8
 #endif
+#ifndef LX
+#define LX 8
+#endif
+#ifndef LY
+#define LY 1
+#endif
 
-layout(local_size_x = 8, local_size_y = 1, local_size_z = 1) in;
+layout(local_size_x = LX, local_size_y = LY, local_size_z = 1) in;
 
 layout(binding = 8) uniform samplerBuffer t_x;
 layout(binding = 9) uniform samplerBuffer t_w;
