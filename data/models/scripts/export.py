@@ -6,7 +6,7 @@ from WORK/unet.pt (see train.py), stores them as F16 with the ldm single-file
 key names and the metadata the engine reads, then draws a sample grid with the
 PyTorch reference sampler (Euler a, 20 steps) for the model card.
 
-Usage: /usr/bin/python3 export.py [--work DIR] [--grid N] [--cfg 6]
+Usage: /usr/bin/python3 export.py [--work DIR] [--grid N] [--cfg 6] [--out FILE]
 """
 
 import argparse
@@ -131,15 +131,18 @@ def main():
     ap.add_argument("--grid", type=int, default=4, help="grid side (0: no grid)")
     ap.add_argument("--cfg", type=float, default=6.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=os.path.join(MODELS, NAME),
+                    help="model file (the sample grid goes beside it)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    out = os.path.join(MODELS, NAME)
+    out = args.out
     vae_steps, unet_steps, scale = export(args.work, out)
     print(f"wrote {out}: VAE {vae_steps} steps, UNet {unet_steps} steps, scale {scale:.5f}, "
           f"{os.path.getsize(out) / 1e6:.1f} MB")
     if args.grid:
-        prompts = draw_grid(out, os.path.join(MODELS, "samples.png"), args.grid, args.cfg)
-        with open(os.path.join(MODELS, "samples.json"), "w") as f:
+        folder = os.path.dirname(os.path.abspath(out))
+        prompts = draw_grid(out, os.path.join(folder, "samples.png"), args.grid, args.cfg)
+        with open(os.path.join(folder, "samples.json"), "w") as f:
             json.dump([{"prompt": p, "seed": s} for p, s in prompts], f, indent=1)
             f.write("\n")
 

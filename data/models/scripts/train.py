@@ -3,9 +3,12 @@
 
 Phases, each resumable from its checkpoint in WORK (default
 data/models/training-work/, git-ignored):
-  1. vae     VAE on rendered pictures (L1 + L2 + a small KL term) -> vae.pt
-  2. cache   encode a fixed set of scenes once -> latents.pt (posterior mean and
-             std at 16x16x4, plus each scene for re-captioning)
+  1. vae     the VAE starts as a pass-through (8x8 mean encoder, nearest
+             decoder; see vae_passthrough_init), then its decoder learns
+             edges on rendered pictures (L1 + L2) -> vae.pt
+  2. cache   encode a fixed set of scenes once with the (fixed) encoder ->
+             latents.pt (posterior mean and std at 16x16x4, plus each scene
+             for re-captioning)
   3. unet    text encoder + UNet jointly on the cached latents: eps prediction,
              scaled-linear schedule, min-SNR-5 loss weights, 10% of captions
              dropped to "" for classifier-free guidance, EMA of the weights
@@ -17,6 +20,8 @@ data stream is a function of the step number).
 
 Usage: nice -n 10 /usr/bin/python3 train.py [--minutes M] [--unet-steps N] ...
 Stops when the phase goals are met or after --minutes; run it again to go on.
+Phases 1 and 3 can run at once on two cores: --phase vae --threads 1 and
+--phase unet --threads 1 (the UNet needs only the encoder).
 """
 
 import argparse
@@ -48,9 +53,9 @@ def model_config(vocab):
     return ref.FamilyConfig(
         vocab=vocab, text_width=128, text_layers=3, text_heads=2, text_context=77,
         model_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1,
-        attention_levels=[0, 1], unet_heads=2, transformer_depth=1,
+        attention_levels=[1, 2], unet_heads=2, transformer_depth=1,
         vae_ch=32, vae_ch_mult=[1, 1, 2, 2], vae_res_blocks=1, z_channels=4,
-        vae_scale_factor=1.0, unet_norm_groups=8, vae_norm_groups=8)
+        vae_scale_factor=1.0, unet_norm_groups=8, vae_norm_groups=1)
 
 
 def model_meta(cfg):
@@ -88,7 +93,97 @@ def params_of(sd, prefix):
 
 # --- phase 1: VAE
 
+def _silu_slope(x):
+    s = 1.0 / (1.0 + np.exp(-x))
+    return s * (1.0 + x * (1.0 - s))
+
+
+def vae_passthrough_init(sd, cfg, anchor=4.0, shift=4.0):
+    """Starts the VAE as an 8x8 average-pool encoder and a nearest-neighbour
+    decoder, both in SD's VAE layout, so it carries colour from step 0.
+
+    A randomly initialised VAE learns brightness in a few hundred steps but
+    hues only after thousands (GroupNorm normalises every sample, so absolute
+    colour has to be re-encoded across channels), more than 2 cores allow.
+    Here every residual branch and the attention output start at zero (the
+    blocks are identities), the RGB values travel in channels 0-2 with their
+    negatives in 3-5, and the other channels hold constants of +-`anchor`
+    that dominate GroupNorm's statistics (one group), so the norms act as
+    fixed affine maps. Before a SiLU, the pair (x, -x) is shifted to `shift`
+    and read back as a difference, which cancels SiLU's even terms. Latent
+    channels 0-2 start as the 8x8 mean colour, channel 3 is free to learn;
+    the posterior's log-variance starts at -8. Training then learns edges."""
+    assert cfg.vae_norm_groups == 1, "the pass-through init needs one GroupNorm group"
+    P = ref.VAE_PREFIX
+    z = cfg.z_channels
+    W = lambda n: sd[P + n + ".weight"]  # noqa: E731
+    Bias = lambda n: sd[P + n + ".bias"]  # noqa: E731
+    sign = lambda c: anchor if c % 2 == 0 else -anchor  # noqa: E731
+
+    def taps(n, pairs, first_anchor=None, k=None):
+        """Zero n, then w[out, in, centre] = gain for (out, in, gain); channels
+        from first_anchor on get a constant +-anchor bias."""
+        w, b = W(n), Bias(n)
+        w.zero_()
+        b.zero_()
+        c = w.shape[-1] // 2 if k is None else k
+        for o, i, g in pairs:
+            w[o, i, c, c] = g
+        if first_anchor is not None:
+            for o in range(first_anchor, w.shape[0]):
+                b[o] = sign(o)
+
+    def keep(ch):
+        return [(c, c, 1.0) for c in range(ch)]
+
+    def norm_out(n, ch):
+        # GroupNorm output of a signal channel: x / sigma; the affine undoes
+        # sigma and adds the shift.
+        sigma = anchor * ((ch - 6) / ch) ** 0.5
+        w, b = W(n), Bias(n)
+        w.zero_()
+        b.zero_()
+        w[:6] = sigma
+        b[:6] = shift
+
+    gain = 1.0 / (2.0 * _silu_slope(shift))
+    for k in sd:
+        if k.startswith(P) and (".conv2." in k or ".proj_out." in k):
+            sd[k].zero_()
+    for k in [k for k in sd if k.startswith(P) and k.endswith("nin_shortcut.weight")]:
+        n = k[len(P):-len(".weight")]
+        cout, cin = W(n).shape[:2]
+        taps(n, keep(min(cin, cout)), first_anchor=min(cin, cout))
+    # Encoder: RGB, -RGB, anchors; 2x2 means at each downsample (taps 0 and 1
+    # of ldm's right/bottom-padded stride-2 conv); pair read-out into the mean.
+    taps("encoder.conv_in", [(c, c % 3, 1.0 if c < 3 else -1.0) for c in range(6)], first_anchor=6)
+    for k in [k for k in sd if k.startswith(P + "encoder.") and k.endswith("downsample.conv.weight")]:
+        n = k[len(P):-len(".weight")]
+        ch = W(n).shape[0]
+        W(n).zero_()
+        Bias(n).zero_()
+        for c in range(ch):
+            W(n)[c, c, 0:2, 0:2] = 0.25
+    enc_ch = cfg.vae_ch * cfg.vae_ch_mult[-1]
+    norm_out("encoder.norm_out", enc_ch)
+    taps("encoder.conv_out", [(c, c, gain) for c in range(3)] + [(c, c + 3, -gain) for c in range(3)])
+    W("encoder.conv_out")[3] = torch.randn(W("encoder.conv_out")[3].shape) * 0.01
+    taps("quant_conv", keep(z))
+    Bias("quant_conv")[z:] = -8.0
+    taps("post_quant_conv", keep(z))
+    # Decoder: z0-2, -z0-2, z3, -z3, anchors; nearest upsampling (centre tap).
+    taps("decoder.conv_in", [(c, c % 3, 1.0 if c < 3 else -1.0) for c in range(6)]
+         + [(6, 3, 1.0), (7, 3, -1.0)], first_anchor=8)
+    for k in [k for k in sd if k.startswith(P + "decoder.") and k.endswith("upsample.conv.weight")]:
+        n = k[len(P):-len(".weight")]
+        taps(n, keep(W(n).shape[0]))
+    norm_out("decoder.norm_out", cfg.vae_ch * cfg.vae_ch_mult[0])
+    taps("decoder.conv_out", [(c, c, gain) for c in range(3)] + [(c, c + 3, -gain) for c in range(3)])
+
 def train_vae(args, cfg, deadline):
+    """Pass-through init, then the decoder alone learns edges: the encoder stays
+    the 8x8 mean (its latents carry exact colours, and a frozen encoder lets
+    the latent cache and the UNet start at once, on the other core)."""
     meta = model_meta(cfg)
     path = os.path.join(args.work, "vae.pt")
     if os.path.exists(path):
@@ -96,10 +191,17 @@ def train_vae(args, cfg, deadline):
     else:
         g = torch.Generator().manual_seed(SEED)
         full = ref.init_family(cfg, g)
-        state = {"step": 0, "sd": {k: v for k, v in full.items() if k.startswith(ref.VAE_PREFIX)},
-                 "opt": None}
-    sd = {k: torch.nn.Parameter(v) for k, v in state["sd"].items()}
-    opt = torch.optim.AdamW(sd.values(), lr=args.vae_lr, weight_decay=0.0)
+        vae = {k: v for k, v in full.items() if k.startswith(ref.VAE_PREFIX)}
+        with torch.no_grad():
+            vae_passthrough_init(vae, cfg)
+        state = {"step": 0, "sd": vae, "opt": None}
+        save(path, state)
+    sd = state["sd"]
+    trained = [k for k in sd if k.startswith(ref.VAE_PREFIX + "decoder.")
+               or k.startswith(ref.VAE_PREFIX + "post_quant_conv.")]
+    for k in trained:
+        sd[k] = torch.nn.Parameter(sd[k])
+    opt = torch.optim.AdamW([sd[k] for k in trained], lr=args.vae_lr, weight_decay=0.0)
     if state["opt"]:
         opt.load_state_dict(state["opt"])
     step = state["step"]
@@ -107,23 +209,27 @@ def train_vae(args, cfg, deadline):
     t0 = time.time()
     while step < args.vae_steps and time.time() < deadline:
         x, _ = render_batch(SEED + 1_000_000 + step, args.vae_batch)
-        # The VAE is convolutional (its one attention sees the whole crop), so
-        # 64x64 crops teach it the same edges and colours at a quarter of the cost.
+        # Convolutional (its one attention sees the whole crop): 64x64 crops
+        # teach the same edges and colours at a quarter of the cost.
         ox, oy = np.random.default_rng(step).integers(0, 128 - args.vae_crop + 1, size=2)
         x = x[:, :, oy:oy + args.vae_crop, ox:ox + args.vae_crop]
-        mean, logvar = ref.vae_encode(sd, meta, x)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        with torch.no_grad():
+            mean, logvar = ref.vae_encode(sd, meta, x)
+            z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         rec = ref.vae_decode(sd, meta, z)
         l1 = (rec - x).abs().mean()
         l2 = ((rec - x) ** 2).mean()
-        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
-        loss = l1 + l2 + args.kl * kl
+        loss = l1 + l2
         opt.zero_grad()
         loss.backward()
+        # The init is a good solution already: Adam's first steps move every
+        # weight by the full rate, so warm up slowly.
+        for group in opt.param_groups:
+            group["lr"] = args.vae_lr * min(1.0, (step + 1) / 300)
         opt.step()
         step += 1
         if step % 25 == 0:
-            log(args.work, f"vae step {step} l1 {l1.item():.4f} l2 {l2.item():.4f} kl {kl.item():.2f} "
+            log(args.work, f"vae step {step} l1 {l1.item():.4f} l2 {l2.item():.4f} "
                            f"({(time.time() - t0) / 25:.2f} s/step)")
             t0 = time.time()
         if time.time() - last_save > 300 or step == args.vae_steps:
@@ -134,6 +240,15 @@ def train_vae(args, cfg, deadline):
     return step >= args.vae_steps
 
 
+def encoder_of(vae):
+    return {k: v for k, v in vae.items() if k.startswith(ref.VAE_PREFIX + "encoder.")
+            or k.startswith(ref.VAE_PREFIX + "quant_conv.")}
+
+
+def fingerprint(tensors):
+    return float(sum(v.double().abs().sum() for v in tensors.values()))
+
+
 # --- phase 2: latent cache
 
 def cache_latents(args, cfg):
@@ -142,11 +257,10 @@ def cache_latents(args, cfg):
     vae_state = torch.load(os.path.join(args.work, "vae.pt"))
     if os.path.exists(path):
         cache = torch.load(path)
-        # A VAE trained further makes new latents; the UNet then adapts to them.
-        same_vae = cache.get("vae_step", vae_state["step"]) == vae_state["step"]
-        if same_vae and cache["mean"].shape[0] == args.cache:
+        # Only the encoder makes latents, and it is not trained.
+        if cache.get("encoder") == fingerprint(encoder_of(vae_state["sd"])) and cache["mean"].shape[0] == args.cache:
             return cache
-    vae = vae_state["sd"]
+    vae = encoder_of(vae_state["sd"])
     means, stds, scenes = [], [], []
     with torch.no_grad():
         for i in range(0, args.cache, 32):
@@ -161,7 +275,7 @@ def cache_latents(args, cfg):
     # SD's convention: the scale factor makes the latents unit-variance.
     scale = float(1.0 / mean.float().std())
     out = {"mean": mean, "std": torch.cat(stds), "scenes": scenes, "scale": scale,
-           "vae_step": vae_state["step"]}
+           "encoder": fingerprint(vae)}
     save(path, out)
     log(args.work, f"cached {len(scenes)} latents, scale factor {scale:.5f}")
     return out
@@ -257,11 +371,13 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "data", "models", "training-work"))
     ap.add_argument("--minutes", type=float, default=60.0, help="stop (and save) after this long")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--vae-steps", type=int, default=400)
+    ap.add_argument("--phase", choices=["all", "vae", "unet"], default="all",
+                    help="vae and unet can run at once, one thread each (the UNet "
+                         "needs only the VAE's encoder, which is fixed at its init)")
+    ap.add_argument("--vae-steps", type=int, default=3000)
     ap.add_argument("--vae-batch", type=int, default=8)
     ap.add_argument("--vae-crop", type=int, default=64)
-    ap.add_argument("--vae-lr", type=float, default=1e-3)
-    ap.add_argument("--kl", type=float, default=1e-4)
+    ap.add_argument("--vae-lr", type=float, default=1e-4)
     ap.add_argument("--cache", type=int, default=2000, help="number of cached training latents")
     ap.add_argument("--unet-steps", type=int, default=100000)
     ap.add_argument("--unet-batch", type=int, default=16)
@@ -269,6 +385,9 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    # Adam's moments and tiny attention weights reach denormal floats after a
+    # few hundred steps, which made a step 4x slower.
+    torch.set_flush_denormal(True)
     torch.manual_seed(SEED)
     os.makedirs(args.work, exist_ok=True)
     deadline = time.time() + args.minutes * 60
@@ -279,7 +398,10 @@ def main():
     with open(os.path.join(args.work, "config.json"), "w") as f:
         json.dump(cfg.__dict__, f, indent=1)
     log(args.work, f"start: {vars(args)}")
-    if not train_vae(args, cfg, deadline):
+    if args.phase == "unet":
+        if not os.path.exists(os.path.join(args.work, "vae.pt")):
+            train_vae(args, cfg, 0)  # only its initial state, for the encoder
+    elif not train_vae(args, cfg, deadline) or args.phase == "vae":
         log(args.work, "stopped in the VAE phase; run again to continue")
         return
     cache = cache_latents(args, cfg)
