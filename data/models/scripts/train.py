@@ -95,10 +95,6 @@ def render_batch(seed, n, hand_drawn_p=0.5):
     return x, scenes
 
 
-def params_of(sd, prefix):
-    return [v for k, v in sd.items() if k.startswith(prefix)]
-
-
 # --- phase 1: VAE
 
 def _silu_slope(x):
@@ -128,13 +124,13 @@ def vae_passthrough_init(sd, cfg, anchor=4.0, shift=4.0):
     Bias = lambda n: sd[P + n + ".bias"]  # noqa: E731
     sign = lambda c: anchor if c % 2 == 0 else -anchor  # noqa: E731
 
-    def taps(n, pairs, first_anchor=None, k=None):
+    def taps(n, pairs, first_anchor=None):
         """Zero n, then w[out, in, centre] = gain for (out, in, gain); channels
         from first_anchor on get a constant +-anchor bias."""
         w, b = W(n), Bias(n)
         w.zero_()
         b.zero_()
-        c = w.shape[-1] // 2 if k is None else k
+        c = w.shape[-1] // 2
         for o, i, g in pairs:
             w[o, i, c, c] = g
         if first_anchor is not None:
