@@ -649,7 +649,8 @@ typedef struct {
   int                     h, w;           /* latent size */
   gsize                   n;              /* latent floats (one picture) */
   int                     batch;          /* 2 with guidance, else 1 */
-  float                  *x_in;           /* [batch, h, w, 4] */
+  float                  *x_in;           /* [batch, h, w, in_channels] */
+  int                     in_channels;    /* 4, or 6 with coordinate planes */
   float                  *eps;
   float                  *nchw;
   /* img2img / inpainting */
@@ -706,8 +707,23 @@ run_denoise (gpointer user, const float *x, float sigma, float *denoised, GError
 
   for (int b = 0; b < r->batch; b++)
     {
-      for (gsize i = 0; i < r->n; i++)
-        r->x_in[b * r->n + i] = x[i] * c_in;
+      float *dst = r->x_in + (gsize) b * r->h * r->w * r->in_channels;
+      if (r->in_channels == 4)
+        for (gsize i = 0; i < r->n; i++)
+          dst[i] = x[i] * c_in;
+      else
+        /* The planes after the latent hold each pixel's x and y (centres,
+         * -1 at the left/top edge to 1), as sd_reference.coord_planes. */
+        for (int py = 0; py < r->h; py++)
+          for (int px = 0; px < r->w; px++)
+            {
+              gsize p = (gsize) py * r->w + px;
+              float *o = dst + p * r->in_channels;
+              for (int c = 0; c < 4; c++)
+                o[c] = x[p * 4 + c] * c_in;
+              o[4] = (px + 0.5f) * (2.0f / r->w) - 1.0f;
+              o[5] = (py + 0.5f) * (2.0f / r->h) - 1.0f;
+            }
       t[b] = hb_sigma_to_t (sigma);
     }
   if (!hb_backend_set_input (be, cg->in[0], r->x_in, nbytes (cg->in[0]), error)
@@ -967,7 +983,8 @@ generate_locked (HbEngine *engine, HbModel *model, const HbGenerateParams *param
   r.n = (gsize) r.h * r.w * 4;
   r.batch = params->cfg != 1.0f ? 2 : 1;
   r.rng = hb_rng_new (params->rng, params->seed);
-  r.x_in = g_new (float, r.n * r.batch);
+  r.in_channels = model->unet.in_channels;
+  r.x_in = g_new (float, (gsize) r.h * r.w * r.in_channels * r.batch);
   r.eps = g_new (float, r.n * r.batch);
   r.nchw = g_new (float, r.n);
   r.preview = hb_image_new (r.w, r.h);

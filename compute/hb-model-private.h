@@ -69,7 +69,8 @@ typedef struct {
 } HbClipConfig;
 
 typedef struct {
-  int in_channels;
+  int in_channels;    /* 4 + coord_channels */
+  int coord_channels; /* huabu.unet_coord_channels: 0, or 2 (x and y planes after the latent) */
   int out_channels;
   int model_channels;
   int context_dim;

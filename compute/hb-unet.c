@@ -217,7 +217,7 @@ hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
 {
   int ndim;
   int64_t shape[4];
-  const char *heads, *pred;
+  const char *heads, *pred, *coords;
   int res_in_level = 0;
   g_autofree char *attn_key = NULL;
 
@@ -232,6 +232,33 @@ hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
   cfg->model_channels = shape[0];
   cfg->in_channels = shape[1];
   cfg->out_channels = hb_weights_shape (w, P "out.2.weight", &ndim, shape) ? shape[0] : 4;
+  coords = hb_weights_metadata (w, "huabu.unet_coord_channels");
+  cfg->coord_channels = coords ? (int) g_ascii_strtoll (coords, NULL, 10) : 0;
+  if (cfg->coord_channels != 0 && cfg->coord_channels != 2)
+    {
+      g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                   "The model's metadata huabu.unet_coord_channels is “%s”; Huabu knows 0 "
+                   "(a Stable Diffusion UNet) and 2 (x and y planes after the latent). "
+                   "Remove the key or re-export the model.", coords);
+      return FALSE;
+    }
+  if (cfg->in_channels != 4 + cfg->coord_channels || cfg->out_channels != 4)
+    {
+      if (cfg->coord_channels)
+        g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                     "The model's metadata huabu.unet_coord_channels is 2, so its UNet should "
+                     "read 6 channels (the latent and 2 coordinate planes) and write 4; it "
+                     "reads %d and writes %d. Remove the key or re-export the model.",
+                     cfg->in_channels, cfg->out_channels);
+      else
+        g_set_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL,
+                     "The UNet reads %d and writes %d channels; Huabu runs text-to-image "
+                     "Stable Diffusion 1.x UNets, which read and write 4 (inpainting "
+                     "checkpoints, with 9 input channels, are not supported: use the "
+                     "ordinary checkpoint with Huabu's own inpainting).",
+                     cfg->in_channels, cfg->out_channels);
+      return FALSE;
+    }
 
   cfg->n_levels = 1;
   for (int i = 1;; i++)

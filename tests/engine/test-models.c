@@ -374,20 +374,26 @@ test_damaged (gconstpointer data)
   g_rmdir (dir);
 }
 
-static const char *bad_groups;
+typedef struct {
+  const char *key;
+  const char *value;
+} BadMeta;
+
+static const BadMeta *bad_meta;
 
 static void
-set_bad_groups (JsonObject *header, const char *key)
+set_bad_meta (JsonObject *header, const char *key)
 {
   json_object_set_string_member (json_object_get_object_member (header, key),
-                                 "huabu.vae_norm_groups", bad_groups);
+                                 bad_meta->key, bad_meta->value);
 }
 
 /* GroupNorm groups come from the metadata (the tiny checkpoint has 16 in the
  * UNet and 8 in the VAE, which the goldens above check); a value that is not
- * a number, or that does not divide the channels, is refused by name. */
+ * a number, or that does not divide the channels, is refused by name. So are
+ * coordinate planes the UNet's first convolution does not read. */
 static void
-test_bad_groups (gconstpointer data)
+test_bad_meta (gconstpointer data)
 {
   g_autofree char *dir = g_dir_make_tmp ("huabu-groups-XXXXXX", NULL);
   g_autofree char *path = NULL;
@@ -397,8 +403,8 @@ test_bad_groups (gconstpointer data)
   g_autoptr(HbImage) image = NULL;
   HbGenerateParams p;
 
-  bad_groups = data;
-  path = write_edited (dir, "__metadata__", set_bad_groups);
+  bad_meta = data;
+  path = write_edited (dir, "__metadata__", set_bad_meta);
   g_assert_no_error (error);
   model = hb_model_load (engine, path, &error);
   if (model != NULL)
@@ -412,7 +418,7 @@ test_bad_groups (gconstpointer data)
     }
   g_assert_error (error, HB_ENGINE_ERROR, HB_ENGINE_ERROR_INVALID_MODEL);
   g_test_message ("%s", error->message);
-  g_assert_nonnull (strstr (error->message, "huabu.vae_norm_groups"));
+  g_assert_nonnull (strstr (error->message, bad_meta->key));
   g_clear_pointer (&model, hb_model_free);
   g_unlink (path);
   g_rmdir (dir);
@@ -472,7 +478,21 @@ main (int argc, char **argv)
 
       g_test_add_data_func (name, &damaged[i], test_damaged);
     }
-  g_test_add_data_func ("/huabu/models/damaged/groups-not-a-number", "eight", test_bad_groups);
-  g_test_add_data_func ("/huabu/models/damaged/groups-not-dividing", "7", test_bad_groups);
+  {
+    static const BadMeta bad[] = {
+      { "huabu.vae_norm_groups", "eight" },
+      { "huabu.vae_norm_groups", "7" },
+      { "huabu.unet_coord_channels", "3" },
+      { "huabu.unet_coord_channels", "2" },  /* the tiny UNet reads 4 channels */
+    };
+    static const char *names[] = {
+      "groups-not-a-number", "groups-not-dividing", "coords-unknown", "coords-not-read",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *name = g_strdup_printf ("/huabu/models/damaged/%s", names[i]);
+        g_test_add_data_func (name, &bad[i], test_bad_meta);
+      }
+  }
   return g_test_run ();
 }

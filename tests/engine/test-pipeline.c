@@ -86,11 +86,19 @@ test_run (gconstpointer data)
   g_autoptr(HbImage) ref = hb_png_load (ref_path, NULL, &error);
   g_autoptr(HbImage) init = NULL;
   g_autoptr(HbImage) image = NULL;
+  g_autoptr(HbModel) own_model = NULL;
   HbGenerateParams p;
   Progress progress = { 0, 0 };
   double q;
 
   g_assert_no_error (error);
+  if (json_object_has_member (run, "model"))
+    {
+      /* A run on another checkpoint than the pipeline's. */
+      g_autofree char *path = golden_path (json_object_get_string_member (run, "model"));
+      own_model = hb_model_load (engine, path, &error);
+      g_assert_no_error (error);
+    }
   base_params (&p);
   g_assert_true (hb_sampler_from_string (json_object_get_string_member (run, "sampler"), &p.sampler));
   g_assert_true (hb_schedule_from_string (json_object_get_string_member (run, "schedule"), &p.schedule));
@@ -102,7 +110,8 @@ test_run (gconstpointer data)
       p.init = init;
       p.strength = json_object_get_double_member (run, "strength");
     }
-  image = hb_engine_generate (engine, model, &p, on_progress, &progress, NULL, &error);
+  image = hb_engine_generate (engine, own_model ? own_model : model, &p, on_progress, &progress,
+                              NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (progress.last_step, ==, p.steps);
   q = psnr (image, ref);

@@ -291,6 +291,25 @@ def main():
                  "sampler": "euler_a", "schedule": "discrete", "init": "init-64.png",
                  "strength": 0.6})
 
+    # The built-in model's UNet also reads x/y coordinate planes
+    # (huabu.unet_coord_channels = 2): the same tiny model with random
+    # weights for them, strong enough that ignoring or swapping them shows.
+    gc = torch.Generator().manual_seed(4321)
+    key = ref.UNET_PREFIX + "input_blocks.0.0.weight"
+    w = sd[key]
+    extra = (torch.randn(w.shape[0], 2, *w.shape[2:], generator=gc) * 3 * w.std()).half().float()
+    csd = dict(sd, **{key: torch.cat([w, extra], dim=1)})
+    cpath = os.path.join(GOLDEN, "tiny-coords.safetensors")
+    ref.save_safetensors(cpath, csd, dict(meta, **{"huabu.unet_coord_channels": "2"}),
+                         dtype=np.float16)
+    cmodel = ref.Model.load(cpath, tok)
+    image, _ = ref.generate(cmodel, PROMPT, NEGATIVE, SEED, STEPS, CFG, "euler_a", "discrete",
+                            SIZE, SIZE)
+    Image.fromarray(image).save(os.path.join(GOLDEN, "coords-euler_a.png"))
+    runs.append({"name": "pipe.coords.euler_a", "png": "coords-euler_a.png",
+                 "model": "tiny-coords.safetensors", "sampler": "euler_a",
+                 "schedule": "discrete"})
+
     io = {k: (v.int() if k.endswith("ids") else v.float()) for k, v in io.items()}
     ref.save_safetensors(os.path.join(GOLDEN, "tiny-io.safetensors"), io)
     with open(os.path.join(GOLDEN, "pipeline.json"), "w") as f:

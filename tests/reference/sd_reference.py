@@ -456,6 +456,27 @@ def unet_layer(sd, p, x, emb, ctx, heads, groups=32):
     raise ValueError(f"unknown UNet layer {p}")
 
 
+def coord_planes(b, h, w):
+    """[b, 2, h, w]: x then y of each latent pixel's centre, -1 (left/top) .. 1."""
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
+    return torch.stack([xs[None, :].expand(h, w), ys[:, None].expand(h, w)])[None].expand(b, 2, h, w)
+
+
+def unet_input(meta, x):
+    """huabu.unet_coord_channels = 2 (Huabu's own small models): the UNet's
+    first convolution also reads two planes holding each pixel's x and y, as
+    an inpainting UNet reads its mask. Without them a UNet knows where it is
+    only through the zero padding of its convolutions, which a small model
+    trained briefly never learns to use, so it cannot place objects."""
+    n = int(meta.get("huabu.unet_coord_channels", 0))
+    if n == 0:
+        return x
+    if n != 2:
+        raise ValueError(f"huabu.unet_coord_channels must be 0 or 2, not {n}")
+    return torch.cat([x, coord_planes(x.shape[0], x.shape[2], x.shape[3]).to(x.dtype)], dim=1)
+
+
 def unet_forward(sd, meta, x, t, ctx):
     """x [B, 4, h, w] (already multiplied by c_in), t [B] float timesteps,
     ctx [B, 77, context_dim] -> model output [B, 4, h, w] (eps or v)."""
@@ -471,7 +492,7 @@ def unet_forward(sd, meta, x, t, ctx):
             h = unet_layer(sd, f"{bp}.{j}.", h, emb, ctx, heads, groups)
         return h
 
-    h = conv(sd, p + "input_blocks.0.0", x)
+    h = conv(sd, p + "input_blocks.0.0", unet_input(meta, x))
     skips = [h]
     for i in _indices(sd, p + "input_blocks")[1:]:
         h = block(p + f"input_blocks.{i}", h)
@@ -847,11 +868,14 @@ class FamilyConfig:
     vae_scale_factor: float = 0.18215
     unet_norm_groups: int = 32
     vae_norm_groups: int = 32
+    unet_coord_channels: int = 0
 
     def metadata(self):
         meta = {"huabu.text_heads": self.text_heads, "huabu.unet_heads": self.unet_heads,
                 "huabu.vae_scale_factor": self.vae_scale_factor,
                 "huabu.prediction_type": "epsilon"}
+        if self.unet_coord_channels:
+            meta["huabu.unet_coord_channels"] = self.unet_coord_channels
         for part in ("unet", "vae"):
             if getattr(self, f"{part}_norm_groups") != 32:
                 meta[f"huabu.{part}_norm_groups"] = getattr(self, f"{part}_norm_groups")
@@ -924,7 +948,7 @@ def family_shapes(c):
 
     lin(up + "time_embed.0", mc, ted)
     lin(up + "time_embed.2", ted, ted)
-    cnv(up + "input_blocks.0.0", 4, mc)
+    cnv(up + "input_blocks.0.0", 4 + c.unet_coord_channels, mc)
     chans = [mc]
     ch = mc
     k = 1

@@ -71,6 +71,7 @@ def export(work, out_path):
         "huabu.unet_heads": cfg.unet_heads,
         "huabu.unet_norm_groups": cfg.unet_norm_groups,
         "huabu.vae_norm_groups": cfg.vae_norm_groups,
+        "huabu.unet_coord_channels": cfg.unet_coord_channels,
         "huabu.vae_scale_factor": f"{cache['scale']:.6f}",
         "huabu.prediction_type": "epsilon",
         "huabu.vae_steps": vae["step"],

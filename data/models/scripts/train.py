@@ -63,7 +63,7 @@ def model_config(vocab):
         model_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1,
         attention_levels=[1, 2], unet_heads=2, transformer_depth=1,
         vae_ch=32, vae_ch_mult=[1, 1, 2, 2], vae_res_blocks=1, z_channels=4,
-        vae_scale_factor=1.0, unet_norm_groups=8, vae_norm_groups=1)
+        vae_scale_factor=1.0, unet_norm_groups=8, vae_norm_groups=1, unet_coord_channels=2)
 
 
 def model_meta(cfg):
@@ -302,6 +302,27 @@ def ema_update(ema, sd, decay):
             ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
 
 
+def add_coord_inputs(state, cfg):
+    """A UNet saved before coordinate inputs existed gets them as zero
+    weights of its first convolution (so it computes what it did), with zero
+    Adam moments: training then learns to use them."""
+    key = ref.UNET_PREFIX + "input_blocks.0.0.weight"
+    w = state["sd"][key]
+    extra = 4 + cfg.unet_coord_channels - w.shape[1]
+    if extra <= 0:
+        return
+
+    def widen(t):
+        return torch.cat([t, t.new_zeros(t.shape[0], extra, *t.shape[2:])], dim=1)
+
+    state["sd"][key] = widen(w)
+    state["ema"][key] = widen(state["ema"][key])
+    if state["opt"]:
+        i = list(state["sd"]).index(key)
+        for name in ("exp_avg", "exp_avg_sq"):
+            state["opt"]["state"][i][name] = widen(state["opt"]["state"][i][name])
+
+
 def train_unet(args, cfg, tok, cache, deadline):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
@@ -311,6 +332,7 @@ def train_unet(args, cfg, tok, cache, deadline):
         full = ref.init_family(cfg, g)
         sd0 = {k: v for k, v in full.items() if not k.startswith(ref.VAE_PREFIX)}
         state = {"step": 0, "sd": sd0, "ema": {k: v.clone() for k, v in sd0.items()}, "opt": None}
+    add_coord_inputs(state, cfg)
     sd = {k: torch.nn.Parameter(v) for k, v in state["sd"].items()}
     ema = state["ema"]
     opt = torch.optim.AdamW(sd.values(), lr=args.unet_lr, weight_decay=0.01)
@@ -339,13 +361,21 @@ def train_unet(args, cfg, tok, cache, deadline):
         captions = [shapes_dataset.caption(s, rng) if rng.random() >= 0.1 else "" for s in scenes]
         ids = torch.tensor([tok(c) for c in captions], dtype=torch.int32)
         t = torch.randint(0, 1000, (args.unet_batch,), generator=g)
+        # Where an object goes is decided in the noisiest steps: at 16x16 the
+        # layout still shows through the noise below t ~ 900, so only there
+        # does the caption's place matter, and there plain noise prediction
+        # weighs the picture's error by SNR ~ 0.01. Draw more of those steps
+        # and weigh their error as a picture error (1/SNR, capped).
+        high = torch.rand(args.unet_batch, generator=g) < args.high_t
+        t = torch.where(high, torch.randint(args.high_t_from, 1000, (args.unet_batch,), generator=g), t)
         eps = torch.randn(z.shape, generator=g)
         a = ac[t][:, None, None, None]
         xt = a.sqrt() * z + (1 - a).sqrt() * eps
         ctx = ref.text_encode(sd, meta, ids)
         pred = ref.unet_forward(sd, meta, xt, t.float(), ctx)
         snr = ac[t] / (1 - ac[t])
-        weight = snr.clamp(max=5.0) / snr
+        weight = torch.where(snr < 1, (1 / snr).clamp(max=args.x0_weight_cap),
+                             snr.clamp(max=5.0) / snr)
         loss = (weight * ((pred - eps) ** 2).mean(dim=(1, 2, 3))).mean()
         opt.zero_grad()
         loss.backward()
@@ -387,6 +417,11 @@ def main():
     ap.add_argument("--unet-batch", type=int, default=16)
     ap.add_argument("--unet-lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--high-t", type=float, default=0.0,
+                    help="fraction of UNet samples drawn from t >= --high-t-from")
+    ap.add_argument("--high-t-from", type=int, default=800)
+    ap.add_argument("--x0-weight-cap", type=float, default=1.0,
+                    help="weigh noisy steps (SNR < 1) by 1/SNR up to this")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     # Adam's moments and tiny attention weights reach denormal floats after a
