@@ -21,6 +21,9 @@ Metadata keys read from the safetensors header "__metadata__":
                           diffusers: unet/config.json norm_num_groups)
   huabu.vae_norm_groups   GroupNorm groups in the VAE (default 32; diffusers:
                           vae/config.json norm_num_groups)
+  huabu.unet_coord_channels  0 (default) or 2: the UNet's first convolution
+                          also reads an x and a y plane after the latent
+                          (Huabu's own models; see unet_input)
   huabu.vae_scale_factor  latent scale (default 0.18215)
   huabu.prediction_type   "epsilon" (default) or "v_prediction"
   huabu.pad_token         token id used to pad prompts (default: end token)
