@@ -51,6 +51,12 @@ static const BenchSpec benches[] = {
   { BENCH_LINEAR,     "linear 1024x640x2560",       { 1024, 640, 2560 } },
   { BENCH_CONV3X3,    "conv3x3 320->320 @64x64",    { 64, 64, 320, 320 } },
   { BENCH_CONV3X3,    "conv3x3 640->640 @32x32",    { 32, 32, 640, 640 } },
+  /* the decoder of the built-in model (huabu-shapes), 128x128 images */
+  { BENCH_CONV3X3,    "conv3x3 32->32 @128x128",    { 128, 128, 32, 32 } },
+  { BENCH_CONV3X3,    "conv3x3 64->64 @64x64",      { 64, 64, 64, 64 } },
+  { BENCH_CONV3X3,    "conv3x3 64->32 @64x64",      { 64, 64, 64, 32 } },
+  { BENCH_CONV3X3,    "conv3x3 64->64 @32x32",      { 32, 32, 64, 64 } },
+  { BENCH_CONV3X3,    "conv3x3 32->3 @128x128",     { 128, 128, 32, 3 } },
   { BENCH_ATTENTION,  "attention 4096q 77k 8x40",   { 4096, 77, 8, 40 } },
   { BENCH_ATTENTION,  "attention 4096q 4096k 8x40", { 4096, 4096, 8, 40 } },
   { BENCH_GROUP_NORM, "group_norm+silu 64x64x320",  { 64, 64, 320 } },
