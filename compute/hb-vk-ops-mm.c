@@ -37,6 +37,12 @@
 #define CPU_MM_N32_N     32
 #define CPU_MM_N32_M     32
 #define CPU_ATTN_GROUP_Q 32
+/* conv2d_cpu_3x3.comp: 8 invocations along a row of output pixels, each
+ * CPU_CONV3_TM pixels down by CPU_CONV3_TN channels. */
+#define CPU_CONV3_GROUP_X 8
+#define CPU_CONV3_TM      8
+#define CPU_CONV3_TN      4
+#define CPU_CONV3_MIN_PIXELS 4096
 /* GPU family: 64x64 output blocks (matmul_gpu.glsl), 64 queries per group. */
 #define GPU_MM_BLOCK     64
 #define GPU_ATTN_GROUP_Q 64
@@ -59,6 +65,7 @@ typedef struct {
   guint32 conv_h, conv_w, conv_cin;
   guint32 conv_ho, conv_wo;
   guint32 conv_geom;
+  guint32 n_begin;
 } MmPush;
 
 /* The push constants of attention_common.glsl. */
@@ -429,12 +436,72 @@ conv_dispatch (HbVkCtx *ctx, const ConvJob *j, MmPush push, int64_t b0, int64_t 
                          hb_vk_div_up (M, GPU_MM_BLOCK), 1, error);
 }
 
+/* The 3x3 kernel with the input channel count fixed at compile time
+ * (conv2d_cpu_3x3.comp), for same-size 3x3 convs with few output channels,
+ * which leave most of the implicit-GEMM kernel's columns idle: it wins
+ * there (32->32 at 128x128 twice as fast, 32->3 some 15 times), and loses
+ * to it from 64 output channels on. It needs one dispatch per CPU_CONV3_TN
+ * channels, so a small image is worth it only for very few channels. Only
+ * 32 input channels are compiled in: the unrolled kernel takes lavapipe
+ * about a second to compile, and twice that for 64. NULL where it does
+ * not apply. */
+static const char *
+conv3x3_cpu_variant (HbVkCtx *ctx, const ConvJob *j, int pad_end)
+{
+  gboolean f16 = j->w->dtype == HB_DTYPE_F16;
+
+  if (!j->cpu || j->KH != 3 || j->KW != 3 || j->stride != 1 || j->pad != 1 || pad_end != 1)
+    return NULL;
+  if (j->Cout > 32 || (j->Cout > 8 && j->B * j->Ho * j->Wo < CPU_CONV3_MIN_PIXELS))
+    return NULL;
+  if (!fits_binding (ctx, j->node) || !fits_binding (ctx, j->x) || !fits_binding (ctx, j->w)
+      || (j->res != NULL && !fits_binding (ctx, j->res)))
+    return NULL;
+  if (j->Cin != 32)
+    return NULL;
+  return f16 ? "conv2d_cpu_3x3_c32_f16" : "conv2d_cpu_3x3_c32_f32";
+}
+
+/* One dispatch per block of CPU_CONV3_TN output channels. */
+static gboolean
+conv3x3_cpu_dispatch (HbVkCtx *ctx, const ConvJob *j, MmPush push, GError **error)
+{
+  guint32 off;
+
+  push.M = (guint32) (j->B * j->Ho * j->Wo);
+  if (!hb_vk_bind_storage (ctx, 0, j->node, 0, -1, HB_VK_WRITE, &off, error))
+    return FALSE;
+  push.d_base = (gint32) off;
+  if (j->res != NULL)
+    {
+      if (!hb_vk_bind_storage (ctx, 1, j->res, 0, -1, HB_VK_READ, &off, error))
+        return FALSE;
+      push.r_base = (gint32) off;
+    }
+  if (!hb_vk_bind_texel (ctx, 0, j->x, rgba_format (j->x->dtype), 0, -1, &off, error))
+    return FALSE;
+  push.a_base = (gint32) off;
+  if (!hb_vk_bind_storage (ctx, 3, j->w, 0, -1, HB_VK_READ, &off, error))
+    return FALSE;
+  push.b_base = (gint32) off;
+
+  for (int64_t n0 = 0; n0 < j->Cout; n0 += CPU_CONV3_TN)
+    {
+      push.n_begin = (guint32) n0;
+      hb_vk_push (ctx, &push, sizeof push);
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (j->Wo, CPU_CONV3_GROUP_X),
+                           (guint32) j->B * hb_vk_div_up (j->Ho, CPU_CONV3_TM), 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
 {
   ConvJob j = { node, node->src[0], node->src[1], node->src[3] };
   MmPush push = { 0 };
-  const char *variant;
+  const char *variant, *variant3;
   int64_t rows_per;
 
   j.B = j.x->shape[0];
@@ -462,7 +529,10 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
 
   j.cpu = use_cpu_family (ctx) && is_aligned4 (j.Cin) && j.x->view_offset % 4 == 0
           && j.w->view_offset % 4 == 0;
-  if (j.cpu)
+  variant3 = conv3x3_cpu_variant (ctx, &j, node->iparams[HB_CONV_PAD_END]);
+  if (variant3 != NULL)
+    variant = variant3;
+  else if (j.cpu)
     variant = cpu_narrow (j.Cout) ? "conv2d_cpu_n32" : "conv2d_cpu";
   else
     variant = j.w->dtype == HB_DTYPE_F16 ? "conv2d_gpu_f16" : "conv2d_gpu_f32";
@@ -485,6 +555,8 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
     return FALSE;
   if (!j.cpu && !fits_binding (ctx, j.w))
     return hb_vk_unsupported (node, "its weight is larger than one storage binding", error);
+  if (variant3 != NULL)
+    return conv3x3_cpu_dispatch (ctx, &j, push, error);
 
   if (fits_binding (ctx, node) && fits_binding (ctx, j.x))
     return conv_dispatch (ctx, &j, push, 0, j.B, 0, j.Ho, error);

@@ -40,6 +40,8 @@ layout(push_constant) uniform Params {
   uint conv_h, conv_w, conv_cin;
   uint conv_ho, conv_wo;
   uint conv_geom;    // KH << 24 | KW << 16 | stride << 8 | pad
+  // conv2d_cpu_3x3.comp only: the first output channel of this dispatch
+  uint n_begin;
 } p;
 
 float hb_activate(float x, uint act)

@@ -168,6 +168,30 @@ test_conv2d (gconstpointer family)
     run_conv_case (&cases[i], i);
 }
 
+/* Same-size 3x3 convs with 32 input channels and at most 32 output
+ * channels: on CPU devices the kernel compiled for 32 input channels
+ * (conv2d_cpu_3x3.comp), which takes output channels in blocks of 4 (one
+ * dispatch each), pixels in rows of 8 and columns of 8. Widths, heights and
+ * channel counts are not all multiples of those; images are big enough for
+ * the kernel to be chosen (4096 pixels) unless there are at most 8
+ * channels. */
+static void
+test_conv2d_3x3 (gconstpointer family)
+{
+  static const ConvCase cases[] = {
+    { 1, 67, 70, 32, 21, 3, 1, 1, 1, HB_DTYPE_F16, TRUE, TRUE },
+    { 2, 40, 53, 32, 32, 3, 1, 1, 1, HB_DTYPE_F32, TRUE, FALSE },
+    { 1, 70, 61, 32, 12, 3, 1, 1, 1, HB_DTYPE_F16, FALSE, TRUE },
+    { 2, 9, 13, 32, 3, 3, 1, 1, 1, HB_DTYPE_F32, TRUE, FALSE },     /* conv_out to RGB */
+    { 1, 17, 5, 32, 4, 3, 1, 1, 1, HB_DTYPE_F16, FALSE, TRUE },
+    { 1, 1, 1, 32, 8, 3, 1, 1, 1, HB_DTYPE_F16, TRUE, FALSE },
+  };
+
+  use_family (family);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    run_conv_case (&cases[i], 40 + i);
+}
+
 /* 1 x 262 x 256 x 520 fp32 outputs are 133 MiB: slices of output rows,
  * each binding only the input rows it reads. */
 static void
@@ -245,6 +269,7 @@ main (int argc, char **argv)
       g_autofree char *p_mms = g_strdup_printf ("/huabu/vk/matmul-strided/%s", fam);
       g_autofree char *p_mmb = g_strdup_printf ("/huabu/vk/matmul-big/%s", fam);
       g_autofree char *p_conv = g_strdup_printf ("/huabu/vk/conv2d/%s", fam);
+      g_autofree char *p_conv3 = g_strdup_printf ("/huabu/vk/conv2d-3x3/%s", fam);
       g_autofree char *p_convb = g_strdup_printf ("/huabu/vk/conv2d-big/%s", fam);
       g_autofree char *p_attn = g_strdup_printf ("/huabu/vk/attention/%s", fam);
       g_autofree char *p_qkv = g_strdup_printf ("/huabu/vk/attention-fused-qkv/%s", fam);
@@ -253,6 +278,7 @@ main (int argc, char **argv)
       g_test_add_data_func (p_mms, fam, test_matmul_strided);
       g_test_add_data_func (p_mmb, fam, test_matmul_big);
       g_test_add_data_func (p_conv, fam, test_conv2d);
+      g_test_add_data_func (p_conv3, fam, test_conv2d_3x3);
       g_test_add_data_func (p_convb, fam, test_conv2d_big);
       g_test_add_data_func (p_attn, fam, test_attention);
       g_test_add_data_func (p_qkv, fam, test_attention_fused_qkv);
