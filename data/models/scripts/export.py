@@ -31,7 +31,7 @@ from train import model_config  # noqa: E402
 NAME = "huabu-shapes.safetensors"
 
 
-def latent_rgb_factors(cache, n=512):
+def latent_rgb_factors(cache, scale, n=512):
     """Least-squares latent->RGB map for the live preview: the engine shows
     M^T z + b (z: the scaled latent, RGB in -1..1) for each latent pixel.
     Fitted on the cached scenes, re-rendered (the cache's stream is seeded)
@@ -41,7 +41,7 @@ def latent_rgb_factors(cache, n=512):
     for i in range(0, n, 32):
         x, _ = render_batch(SEED + 2_000_000 + i, 32)
         rgbs.append(torch.nn.functional.avg_pool2d(x, 8))
-        zs.append(cache["mean"][i:i + 32].float() * cache["scale"])
+        zs.append(cache["mean"][i:i + 32].float() * scale)
     z = torch.cat(zs).permute(0, 2, 3, 1).reshape(-1, 4)
     rgb = torch.cat(rgbs).permute(0, 2, 3, 1).reshape(-1, 3)
     a = torch.cat([z, torch.ones(z.shape[0], 1)], dim=1).double()
@@ -62,7 +62,8 @@ def export(work, out_path):
     expected = set(ref.family_shapes(cfg))
     if set(sd) != expected:
         raise SystemExit(f"checkpoint keys differ from the model config: {sorted(set(sd) ^ expected)[:5]}")
-    rgb, rgb_err = latent_rgb_factors(cache)
+    scale = cache["scale"] * unet.get("latent_scale", 1.0)
+    rgb, rgb_err = latent_rgb_factors(cache, scale)
     print(f"latent->RGB preview factors: mean abs error {rgb_err:.3f} (RGB in -1..1)")
     meta = {
         "huabu.resolution": "128",
@@ -72,7 +73,7 @@ def export(work, out_path):
         "huabu.unet_norm_groups": cfg.unet_norm_groups,
         "huabu.vae_norm_groups": cfg.vae_norm_groups,
         "huabu.unet_coord_channels": cfg.unet_coord_channels,
-        "huabu.vae_scale_factor": f"{cache['scale']:.6f}",
+        "huabu.vae_scale_factor": f"{scale:.6f}",
         "huabu.prediction_type": "epsilon",
         "huabu.vae_steps": vae["step"],
         "huabu.unet_steps": unet["step"],
@@ -80,7 +81,7 @@ def export(work, out_path):
         "huabu.license": "GPL-3.0-or-later",
     }
     ref.save_safetensors(out_path, sd, meta, dtype=np.float16)
-    return vae["step"], unet["step"], cache["scale"]
+    return vae["step"], unet["step"], scale
 
 
 def grid_prompts(n):

@@ -340,7 +340,14 @@ def train_unet(args, cfg, tok, cache, deadline):
         opt.load_state_dict(state["opt"])
     meta = model_meta(cfg)
     ac = ref.alphas_cumprod()
-    scale = cache["scale"]
+    # Latents at unit variance leave an object's place visible through the
+    # noise even at t = 999 (16x16 latents, SD's schedule): the UNet then
+    # finds places in the noise and never needs the caption's place words.
+    # Smaller latents (the VAE scale factor times --latent-scale) hide them
+    # in the noisiest steps, as a noisier schedule would.
+    if state.get("latent_scale", 1.0) != args.latent_scale:
+        log(args.work, f"latent scale {state.get('latent_scale', 1.0)} -> {args.latent_scale}")
+    scale = cache["scale"] * args.latent_scale
     n = cache["mean"].shape[0]
     step = state["step"]
     last_save = time.time()
@@ -394,10 +401,10 @@ def train_unet(args, cfg, tok, cache, deadline):
             t0 = time.time()
         if time.time() - last_save > 300 or step == args.unet_steps:
             save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
-                        "opt": opt.state_dict()})
+                        "opt": opt.state_dict(), "latent_scale": args.latent_scale})
             last_save = time.time()
     save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
-                "opt": opt.state_dict()})
+                "opt": opt.state_dict(), "latent_scale": args.latent_scale})
 
 
 def main():
@@ -420,6 +427,9 @@ def main():
     ap.add_argument("--high-t", type=float, default=0.0,
                     help="fraction of UNet samples drawn from t >= --high-t-from")
     ap.add_argument("--high-t-from", type=int, default=800)
+    ap.add_argument("--latent-scale", type=float, default=1.0,
+                    help="multiply the unit-variance latents by this for the UNet "
+                         "(the exported VAE scale factor includes it)")
     ap.add_argument("--x0-weight-cap", type=float, default=1.0,
                     help="weigh noisy steps (SNR < 1) by 1/SNR up to this")
     args = ap.parse_args()
