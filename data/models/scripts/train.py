@@ -323,6 +323,32 @@ def add_coord_inputs(state, cfg):
             state["opt"]["state"][i][name] = widen(state["opt"]["state"][i][name])
 
 
+def init_from_model(args, cache=None):
+    """Starts WORK from an exported model file (its VAE, and the EMA weights
+    of its text encoder and UNet, which go on training from there with fresh
+    optimiser moments), so a release can be trained further after its work
+    folder is gone. Called before the cache (VAE) and after it (UNet: the
+    file's scale factor over the cache's gives the latent scale it used)."""
+    sd, meta = ref.load_safetensors(args.init_from)
+    vae_path = os.path.join(args.work, "vae.pt")
+    if cache is None:
+        if not os.path.exists(vae_path):
+            vae = {k: v for k, v in sd.items() if k.startswith(ref.VAE_PREFIX)}
+            save(vae_path, {"step": int(meta.get("huabu.vae_steps", 0)), "sd": vae, "opt": None})
+            log(args.work, f"VAE from {args.init_from}")
+        return
+    unet_path = os.path.join(args.work, "unet.pt")
+    if os.path.exists(unet_path):
+        return
+    rest = {k: v for k, v in sd.items() if not k.startswith(ref.VAE_PREFIX)}
+    latent_scale = round(float(meta["huabu.vae_scale_factor"]) / cache["scale"], 3)
+    step = int(meta.get("huabu.unet_steps", 0))
+    save(unet_path, {"step": step, "sd": rest, "ema": {k: v.clone() for k, v in rest.items()},
+                     "opt": None, "latent_scale": latent_scale, "warm_from": step})
+    log(args.work, f"text encoder and UNet from {args.init_from}: step {step}, "
+                   f"latent scale {latent_scale}")
+
+
 def train_unet(args, cfg, tok, cache, deadline):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
@@ -338,6 +364,9 @@ def train_unet(args, cfg, tok, cache, deadline):
     opt = torch.optim.AdamW(sd.values(), lr=args.unet_lr, weight_decay=0.01)
     if state["opt"]:
         opt.load_state_dict(state["opt"])
+    else:
+        state["warm_from"] = state["step"]
+    warm_from = state.get("warm_from", 0)
     meta = model_meta(cfg)
     ac = ref.alphas_cumprod()
     # Latents at unit variance leave an object's place visible through the
@@ -389,7 +418,7 @@ def train_unet(args, cfg, tok, cache, deadline):
         torch.nn.utils.clip_grad_norm_(sd.values(), 1.0)
         # Short warm-up: fresh attention layers diverge at the full rate.
         for group in opt.param_groups:
-            group["lr"] = args.unet_lr * min(1.0, (step + 1) / 200)
+            group["lr"] = args.unet_lr * min(1.0, (step - warm_from + 1) / 200)
         opt.step()
         step += 1
         ema_update(ema, sd, min(args.ema, (1 + step) / (10 + step)))
@@ -401,10 +430,10 @@ def train_unet(args, cfg, tok, cache, deadline):
             t0 = time.time()
         if time.time() - last_save > 300 or step == args.unet_steps:
             save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
-                        "opt": opt.state_dict(), "latent_scale": args.latent_scale})
+                        "opt": opt.state_dict(), "latent_scale": args.latent_scale, "warm_from": warm_from})
             last_save = time.time()
     save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
-                "opt": opt.state_dict(), "latent_scale": args.latent_scale})
+                "opt": opt.state_dict(), "latent_scale": args.latent_scale, "warm_from": warm_from})
 
 
 def main():
@@ -430,6 +459,9 @@ def main():
     ap.add_argument("--latent-scale", type=float, default=1.0,
                     help="multiply the unit-variance latents by this for the UNet "
                          "(the exported VAE scale factor includes it)")
+    ap.add_argument("--init-from", metavar="MODEL",
+                    help="start an empty WORK from an exported model file (e.g. the "
+                         "shipped huabu-shapes.safetensors) instead of from scratch")
     ap.add_argument("--x0-weight-cap", type=float, default=1.0,
                     help="weigh noisy steps (SNR < 1) by 1/SNR up to this")
     args = ap.parse_args()
@@ -447,6 +479,8 @@ def main():
     with open(os.path.join(args.work, "config.json"), "w") as f:
         json.dump(cfg.__dict__, f, indent=1)
     log(args.work, f"start: {vars(args)}")
+    if args.init_from:
+        init_from_model(args)
     if args.phase == "unet":
         if not os.path.exists(os.path.join(args.work, "vae.pt")):
             train_vae(args, cfg, 0)  # only its initial state, for the encoder
@@ -454,6 +488,8 @@ def main():
         log(args.work, "stopped in the VAE phase; run again to continue")
         return
     cache = cache_latents(args, cfg)
+    if args.init_from:
+        init_from_model(args, cache)
     train_unet(args, cfg, tok, cache, deadline)
     log(args.work, "stopped; run again to continue")
 
