@@ -15,7 +15,15 @@
 
 #include "hb-vk-private.h"
 
-#define ELT_PER_GROUP (64 * 4)
+/* eltwise.comp: 64 lanes a workgroup, 4 elements of a row each */
+#define ELT_LANES 64
+#define ELT_PER_LANE 4
+/* On a CPU device, a workgroup walks rows of an innermost dimension shorter
+ * than its lanes until it has about this many elements (llvmpipe pays a
+ * fixed cost per workgroup), while the dispatch keeps some workgroups for
+ * each thread. */
+#define ELT_CPU_GROUP_ELEMS 2048
+#define ELT_CPU_MIN_GROUPS  8
 
 /* One operand of an element-wise dispatch: which tensor, the element of it
  * at index (0,0,0,0), and its strides over the 4D index space (0 where it
@@ -31,9 +39,31 @@ typedef struct {
   guint32 sa[4];
   guint32 sb[4];
   guint32 sd[4];
-  guint32 off_a, off_b, off_d, unused;
+  guint32 off_a, off_b, off_d, rows;
   float   scale[4];
 } EltPush;
+
+/* Indices of dim 2 each workgroup of an element-wise dispatch walks. */
+static guint32
+elt_rows_per_group (HbVkCtx *ctx, const guint32 ne[4])
+{
+  int64_t lpr = MIN (ne[3], ELT_LANES), rpp = ELT_LANES / MAX (lpr, 1);
+  int64_t row_elems = MIN (ne[3], lpr * ELT_PER_LANE);
+  int64_t others = (int64_t) hb_vk_div_up (ne[3], MAX (lpr, 1) * ELT_PER_LANE) * ne[0] * ne[1];
+  int64_t rows;
+
+  /* rows of 64 or more keep a workgroup each: walking several measured
+   * slower there (GEGLU of 2x256x128) */
+  if (!hb_vk_device_info_is_cpu (hb_vk_ctx_device_info (ctx)) || row_elems == 0
+      || ne[3] >= ELT_LANES)
+    return 1;
+  rows = MAX (1, ELT_CPU_GROUP_ELEMS / row_elems);
+  /* leave at least ELT_CPU_MIN_GROUPS workgroups where there are rows for them */
+  rows = MIN (rows, MAX (1, ne[2] * others / ELT_CPU_MIN_GROUPS));
+  /* whole passes of the workgroup's rows */
+  rows = (rows + rpp - 1) / rpp * rpp;
+  return (guint32) MIN (rows, MAX (ne[2], 1));
+}
 
 /* Declared in hb-vk-private.h: a node the recorders cannot run. */
 gboolean
@@ -157,7 +187,7 @@ record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t
   EltPush push = { 0 };
   int64_t shape[4];
   int dim = 0;
-  int64_t rows_per = G_MAXINT64;
+  int64_t rows_per = G_MAXINT64, lanes;
 
   memcpy (shape, shape_in, sizeof shape);
   collapse (shape, ops, n_ops);
@@ -189,9 +219,11 @@ record_eltwise (HbVkCtx *ctx, HbTensor *node, const char *variant, const int64_t
           || (b_in != NULL && !bind_chunk (ctx, 1, &b, shape, dim, r0, rows, HB_VK_READ, &push.off_b, error))
           || !bind_chunk (ctx, 2, &d, shape, dim, r0, rows, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
+      push.rows = elt_rows_per_group (ctx, push.ne);
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.ne[3], ELT_PER_GROUP), push.ne[2],
-                           push.ne[0] * push.ne[1], error))
+      lanes = MAX (1, MIN (push.ne[3], ELT_LANES));
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (push.ne[3], lanes * ELT_PER_LANE),
+                           hb_vk_div_up (push.ne[2], push.rows), push.ne[0] * push.ne[1], error))
         return FALSE;
     }
   return TRUE;
@@ -556,6 +588,9 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
   return TRUE;
 }
 
+/* upsample.comp: input pixels a workgroup */
+#define UPSAMPLE_PX 64
+
 gboolean
 hb_vk_record_upsample (HbVkCtx *ctx, HbTensor *node, GError **error)
 {
@@ -585,7 +620,7 @@ hb_vk_record_upsample (HbVkCtx *ctx, HbTensor *node, GError **error)
           || !hb_vk_bind_storage (ctx, 3, node, r0 * out_row, n * out_row, HB_VK_WRITE, &push.off_d, error))
         return FALSE;
       hb_vk_push (ctx, &push, sizeof push);
-      if (!hb_vk_dispatch (ctx, hb_vk_div_up (C, 64), (guint32) Wo, (guint32) n, error))
+      if (!hb_vk_dispatch (ctx, hb_vk_div_up (Wo / 2, UPSAMPLE_PX), (guint32) (n / 2), 1, error))
         return FALSE;
     }
   return TRUE;
