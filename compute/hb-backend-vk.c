@@ -310,6 +310,25 @@ hb_vk_bind_texel (HbVkCtx *ctx, guint texel_binding, HbTensor *t, VkFormat forma
   return TRUE;
 }
 
+gboolean
+hb_vk_scratch_new (HbVkCtx *ctx, VkDeviceSize size, HbVkAlloc *out, GError **error)
+{
+  if (!hb_vk_alloc (ctx->dev, HB_VK_MEM_DEVICE, size, out, error))
+    return FALSE;
+  /* freed with the graph's inputs and outputs */
+  g_array_append_val (ctx->cur->io, *out);
+  return TRUE;
+}
+
+void
+hb_vk_bind_scratch (HbVkCtx *ctx, guint binding, const HbVkAlloc *scratch, HbVkAccess access)
+{
+  g_return_if_fail (binding < HB_VK_N_STORAGE);
+  ctx->storage[binding] = (VkDescriptorBufferInfo) { scratch->buffer, scratch->offset, scratch->size };
+  ctx->storage_mask |= 1u << binding;
+  note_access (ctx, scratch->buffer, scratch->offset, scratch->offset + scratch->size, access);
+}
+
 void
 hb_vk_push (HbVkCtx *ctx, const void *data, gsize size)
 {

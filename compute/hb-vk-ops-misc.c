@@ -509,6 +509,75 @@ group_norm_dispatch (HbVkCtx *ctx, HbTensor *node, const char *variant, guint vw
   return hb_vk_dispatch (ctx, (guint32) G, (guint32) n_img, 1, error);
 }
 
+/* Large groups on CPU devices: group_norm_split.comp, one workgroup per
+ * part of about GN_SPLIT_ELEMS values of a group, statistics and output in
+ * two dispatches. */
+#define GN_SPLIT_ELEMS     16384
+#define GN_SPLIT_MAX_PARTS 256
+
+typedef struct {
+  guint32 S, C, cg, G;
+  guint32 NP, PP, off_g, off_b;
+  guint32 off_x, off_d, off_p, unused;
+  float   eps;
+} GroupNormSplitPush;
+
+/* Parts to split each group of S positions of cg channels into; 1 where
+ * one workgroup is as good. */
+static int64_t
+group_norm_parts (int64_t S, int64_t cg)
+{
+  int64_t np = (S * cg + GN_SPLIT_ELEMS - 1) / GN_SPLIT_ELEMS;
+
+  return MIN (MIN (np, S), GN_SPLIT_MAX_PARTS);
+}
+
+/* Both passes over images [0, B), imgs_per of them a dispatch (whole images
+ * in one binding each). */
+static gboolean
+group_norm_split (HbVkCtx *ctx, HbTensor *node, const char *wtype, guint vw, int64_t B,
+                  int64_t S, int64_t C, int64_t np, int64_t imgs_per, GError **error)
+{
+  HbTensor *x = node->src[0];
+  int G = node->iparams[HB_NORM_GROUPS];
+  g_autofree char *stats = g_strdup_printf ("group_norm_split_stats_v%u", vw);
+  g_autofree char *apply = g_strdup_printf ("group_norm_split_apply_%s_v%u%s", wtype, vw,
+                                            node->iparams[HB_NORM_SILU] ? "_silu" : "");
+  GroupNormSplitPush push = {
+    .S = (guint32) S, .C = (guint32) C, .cg = (guint32) (C / G), .G = (guint32) G,
+    .NP = (guint32) np, .PP = (guint32) ((S + np - 1) / np),
+    .eps = node->fparams[HB_NORM_EPS],
+  };
+  HbVkAlloc partials;
+
+  if (!hb_vk_scratch_new (ctx, (VkDeviceSize) B * G * np * 4 * sizeof (float), &partials, error))
+    return FALSE;
+  for (int64_t b0 = 0; b0 < B; b0 += imgs_per)
+    {
+      int64_t n = MIN (imgs_per, B - b0);
+
+      push.off_p = (guint32) (b0 * G * np * 4);
+      for (int pass = 0; pass < 2; pass++)
+        {
+          if (!hb_vk_begin (ctx, pass == 0 ? stats : apply, error)
+              || !hb_vk_bind_texel (ctx, 0, x, group_norm_format (vw), b0 * S * C, n * S * C,
+                                    &push.off_x, error)
+              || !hb_vk_bind_storage (ctx, 1, node->src[1], 0, -1, HB_VK_READ, &push.off_g, error)
+              || !hb_vk_bind_storage (ctx, 2, node->src[2], 0, -1, HB_VK_READ, &push.off_b, error))
+            return FALSE;
+          /* the statistics pass writes no output but the shader names it */
+          if (!hb_vk_bind_storage (ctx, 3, node, b0 * S * C, n * S * C,
+                                   pass == 0 ? HB_VK_READ : HB_VK_WRITE, &push.off_d, error))
+            return FALSE;
+          hb_vk_bind_scratch (ctx, 4, &partials, pass == 0 ? HB_VK_WRITE : HB_VK_READ);
+          hb_vk_push (ctx, &push, sizeof push);
+          if (!hb_vk_dispatch (ctx, (guint32) G, (guint32) n, (guint32) np, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* Loop iterations of one lane (both passes) with wg lanes a workgroup and
  * q texels of a group per position: llvmpipe stops loops after 65535. */
 static int64_t
@@ -553,6 +622,9 @@ hb_vk_record_group_norm (HbVkCtx *ctx, HbTensor *node, GError **error)
    * barriers cost more than a small group's arithmetic (3.2 ms against
    * 0.x ms for a 16x16x64 group norm). */
   q = cg / vw;
+  if (hb_vk_device_info_is_cpu (info) && rows_per >= S && group_norm_parts (S, cg) > 1)
+    return group_norm_split (ctx, node, wtype, vw, B, S, C, group_norm_parts (S, cg),
+                             rows_per / S, error);
   wg = hb_vk_device_info_is_cpu (info) && group_norm_walk (S, q, GN_WG_CPU) <= 60000
        ? GN_WG_CPU : GN_WG;
   if (hb_vk_device_info_is_cpu (info) && group_norm_walk (S, q, wg) > 60000)

@@ -95,6 +95,16 @@ gboolean  hb_vk_bind_texel     (HbVkCtx    *ctx,
                                 guint32    *texel_offset,
                                 GError    **error);
 
+/* Scratch memory for a kernel's intermediate results (e.g. the partial
+ * sums of a reduction split over workgroups): `size` bytes of device
+ * memory kept with the graph being recorded. Bind it with
+ * hb_vk_bind_scratch(); barriers are tracked as for tensors. */
+gboolean  hb_vk_scratch_new    (HbVkCtx *ctx, VkDeviceSize size, HbVkAlloc *out, GError **error);
+/* Binds scratch memory from hb_vk_scratch_new() whole to storage binding
+ * `binding`; the shader indexes it from 0. */
+void      hb_vk_bind_scratch   (HbVkCtx *ctx, guint binding, const HbVkAlloc *scratch,
+                                HbVkAccess access);
+
 /* Push constants for the current dispatch (size <= HB_VK_MAX_PUSH). */
 void      hb_vk_push           (HbVkCtx *ctx, const void *data, gsize size);
 
