@@ -25,6 +25,14 @@ typedef struct {
   HbGraph            *g;
   const HbUnetConfig *cfg;
   int                 batch;
+  /* Every res block's time-embedding projection, and every cross-attention
+   * block's keys and values of the context, each computed by one matmul for
+   * the whole UNet (they all read the same input): fewer, larger dispatches.
+   * The tables map a block's prefix to its first column (+ 1). */
+  HbTensor           *emb_all;       /* [B, sum of res blocks' Cout] */
+  GHashTable         *emb_cols;
+  HbTensor           *kv_all;        /* [B, Lc, sum of 2 C], k then v a block */
+  GHashTable         *kv_cols;
 } Unet;
 
 static HbTensor *
@@ -75,19 +83,32 @@ res_block (Unet *u, const char *p, HbTensor *x, HbTensor *emb_silu)
   int64_t eshape[4];
   HbTensor *h, *e, *skip;
   g_autofree char *k = g_strdup_printf ("%sin_layers.2.weight", p);
+  int col;
 
   cout = dim0 (u->w, k);
   h = hb_group_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.weight", p),
                      W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.bias", p), u->cfg->norm_groups, 1e-5f, TRUE);
   h = hb_conv2d (g, h, W (u, HB_WEIGHT_CONV, "%sin_layers.2.weight", p),
                  W (u, HB_WEIGHT_PLAIN, "%sin_layers.2.bias", p), 1, 1, NULL);
-  e = hb_linear (g, emb_silu, W (u, HB_WEIGHT_MATRIX, "%semb_layers.1.weight", p),
-                 W (u, HB_WEIGHT_PLAIN, "%semb_layers.1.bias", p));
   eshape[0] = u->batch;
   eshape[1] = 1;
   eshape[2] = 1;
   eshape[3] = cout;
-  h = hb_add (g, h, hb_reshape (g, e, 4, eshape));
+  col = GPOINTER_TO_INT (g_hash_table_lookup (u->emb_cols, p)) - 1;
+  if (col >= 0)
+    {
+      int64_t n = u->emb_all->shape[1];
+      int64_t st[4] = { n, cout, cout, 1 };
+
+      e = hb_view (g, u->emb_all, 4, eshape, st, col);
+    }
+  else
+    {
+      e = hb_linear (g, emb_silu, W (u, HB_WEIGHT_MATRIX, "%semb_layers.1.weight", p),
+                     W (u, HB_WEIGHT_PLAIN, "%semb_layers.1.bias", p));
+      e = hb_reshape (g, e, 4, eshape);
+    }
+  h = hb_add (g, h, e);
   h = hb_group_norm (g, h, W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.weight", p),
                      W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.bias", p), u->cfg->norm_groups, 1e-5f, TRUE);
   if (has (u, "%sskip_connection.weight", p))
@@ -129,20 +150,27 @@ attention (Unet *u, const char *p, HbTensor *x, HbTensor *context, HbTensor *res
     }
   else
     {
-      g_autofree char *kk = g_strdup_printf ("%sto_k.weight", p);
-      g_autofree char *kv = g_strdup_printf ("%sto_v.weight", p);
-      const char *keys[2] = { kk, kv };
-      HbTensor *kvt = hb_matmul (g, context, hb_weights_get_cat (u->w, g, keys, 2, HB_WEIGHT_MATRIX),
-                                 TRUE, NULL, HB_ACT_NONE, NULL);
       int64_t Lc = context->shape[1];
       int64_t shape[3] = { B, Lc, C };
+      int col = GPOINTER_TO_INT (g_hash_table_lookup (u->kv_cols, p)) - 1;
+      HbTensor *kvt = u->kv_all;
 
+      if (col < 0)
+        {
+          g_autofree char *kk = g_strdup_printf ("%sto_k.weight", p);
+          g_autofree char *kv = g_strdup_printf ("%sto_v.weight", p);
+          const char *keys[2] = { kk, kv };
+
+          kvt = hb_matmul (g, context, hb_weights_get_cat (u->w, g, keys, 2, HB_WEIGHT_MATRIX),
+                           TRUE, NULL, HB_ACT_NONE, NULL);
+          col = 0;
+        }
       q = hb_linear (g, x, W (u, HB_WEIGHT_MATRIX, "%sto_q.weight", p), NULL);
-      st[0] = Lc * 2 * C;
-      st[1] = 2 * C;
+      st[0] = Lc * kvt->shape[2];
+      st[1] = kvt->shape[2];
       st[2] = 1;
-      k = hb_view (g, kvt, 3, shape, st, 0);
-      v = hb_view (g, kvt, 3, shape, st, C);
+      k = hb_view (g, kvt, 3, shape, st, col);
+      v = hb_view (g, kvt, 3, shape, st, col + C);
     }
   o = hb_attention (g, q, k, v, u->cfg->heads, 1.0f / sqrtf ((float) C / u->cfg->heads), FALSE);
   return hb_matmul (g, o, W (u, HB_WEIGHT_MATRIX, "%sto_out.0.weight", p),
@@ -338,13 +366,128 @@ hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
   }
 }
 
+/* Calls func for every res block's prefix and every transformer block's
+ * prefix ("...transformer_blocks.N."), in the order the UNet runs them. */
+typedef void (*BlockFunc) (Unet *u, const char *prefix, gboolean res, gpointer data);
+
+static void
+spatial_blocks (Unet *u, const char *p, BlockFunc func, gpointer data)
+{
+  for (int i = 0; has (u, "%stransformer_blocks.%d.norm1.weight", p, i); i++)
+    {
+      g_autofree char *bp = g_strdup_printf ("%stransformer_blocks.%d.", p, i);
+      func (u, bp, FALSE, data);
+    }
+}
+
+static void
+foreach_block (Unet *u, BlockFunc func, gpointer data)
+{
+  const HbUnetConfig *cfg = u->cfg;
+
+  for (int i = 1; i < cfg->n_input_blocks; i++)
+    {
+      g_autofree char *rp = g_strdup_printf (P "input_blocks.%d.0.", i);
+      g_autofree char *tp = g_strdup_printf (P "input_blocks.%d.1.", i);
+
+      if (has (u, P "input_blocks.%d.0.op.weight", i))
+        continue;
+      func (u, rp, TRUE, data);
+      if (has (u, "%snorm.weight", tp))
+        spatial_blocks (u, tp, func, data);
+    }
+  func (u, P "middle_block.0.", TRUE, data);
+  if (has (u, P "middle_block.1.norm.weight"))
+    {
+      spatial_blocks (u, P "middle_block.1.", func, data);
+      func (u, P "middle_block.2.", TRUE, data);
+    }
+  else
+    func (u, P "middle_block.1.", TRUE, data);
+  for (int i = 0; i < cfg->n_output_blocks; i++)
+    {
+      g_autofree char *rp = g_strdup_printf (P "output_blocks.%d.0.", i);
+      g_autofree char *tp = g_strdup_printf (P "output_blocks.%d.1.", i);
+
+      func (u, rp, TRUE, data);
+      if (has (u, "%snorm.weight", tp))
+        spatial_blocks (u, tp, func, data);
+    }
+}
+
+typedef struct {
+  GPtrArray *emb_w, *emb_b, *kv_w;   /* weight keys */
+  int64_t    emb_n, kv_n;            /* columns so far */
+} BlockKeys;
+
+static void
+collect_keys (Unet *u, const char *p, gboolean res, gpointer data)
+{
+  BlockKeys *bk = data;
+
+  if (res)
+    {
+      g_autofree char *k = g_strdup_printf ("%semb_layers.1.weight", p);
+      int64_t cout = dim0 (u->w, k);
+
+      if (cout <= 0 || !has (u, "%semb_layers.1.bias", p))
+        return;
+      g_hash_table_insert (u->emb_cols, g_strdup (p), GINT_TO_POINTER ((int) bk->emb_n + 1));
+      g_ptr_array_add (bk->emb_w, g_steal_pointer (&k));
+      g_ptr_array_add (bk->emb_b, g_strdup_printf ("%semb_layers.1.bias", p));
+      bk->emb_n += cout;
+    }
+  else
+    {
+      g_autofree char *a = g_strdup_printf ("%sattn2.", p);
+      g_autofree char *kk = g_strdup_printf ("%sto_k.weight", a);
+      int64_t c = dim0 (u->w, kk);
+
+      if (c <= 0 || !has (u, "%sto_v.weight", a) || c % 4 != 0)
+        return;
+      g_hash_table_insert (u->kv_cols, g_strdup (a), GINT_TO_POINTER ((int) bk->kv_n + 1));
+      g_ptr_array_add (bk->kv_w, g_steal_pointer (&kk));
+      g_ptr_array_add (bk->kv_w, g_strdup_printf ("%sto_v.weight", a));
+      bk->kv_n += 2 * c;
+    }
+}
+
+/* One matmul for all time-embedding projections, one for all keys and
+ * values of the context. A model whose blocks do not fit (a weight
+ * missing) keeps those blocks' own matmuls. */
+static void
+shared_projections (Unet *u, HbTensor *emb_silu, HbTensor *ctx)
+{
+  BlockKeys bk = { g_ptr_array_new_with_free_func (g_free), g_ptr_array_new_with_free_func (g_free),
+                   g_ptr_array_new_with_free_func (g_free), 0, 0 };
+
+  foreach_block (u, collect_keys, &bk);
+  if (bk.emb_w->len > 0)
+    u->emb_all = hb_matmul (u->g, emb_silu,
+                            hb_weights_get_cat (u->w, u->g, (const char *const *) bk.emb_w->pdata,
+                                                bk.emb_w->len, HB_WEIGHT_MATRIX),
+                            TRUE,
+                            hb_weights_get_cat (u->w, u->g, (const char *const *) bk.emb_b->pdata,
+                                                bk.emb_b->len, HB_WEIGHT_PLAIN),
+                            HB_ACT_NONE, NULL);
+  if (bk.kv_w->len > 0)
+    u->kv_all = hb_matmul (u->g, ctx,
+                           hb_weights_get_cat (u->w, u->g, (const char *const *) bk.kv_w->pdata,
+                                               bk.kv_w->len, HB_WEIGHT_MATRIX),
+                           TRUE, NULL, HB_ACT_NONE, NULL);
+  g_ptr_array_unref (bk.emb_w);
+  g_ptr_array_unref (bk.emb_b);
+  g_ptr_array_unref (bk.kv_w);
+}
+
 HbGraph *
 hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
                int ctx_len, HbTensor **x_out, HbTensor **t_out, HbTensor **ctx_out,
                HbTensor **eps_out)
 {
   HbGraph *g = hb_graph_new ();
-  Unet u = { w, g, cfg, batch };
+  Unet u = { w, g, cfg, batch, NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+             NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
   int64_t xs[4] = { batch, h, wd, cfg->in_channels };
   int64_t ts[1] = { batch };
   int64_t cs[3] = { batch, ctx_len, cfg->context_dim };
@@ -358,9 +501,10 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
   emb = hb_timestep_embed (g, t, cfg->model_channels, 10000.f);
   emb = hb_matmul (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.0.weight"), TRUE,
                    W (&u, HB_WEIGHT_PLAIN, P "time_embed.0.bias"), HB_ACT_SILU, NULL);
-  emb = hb_linear (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.2.weight"),
-                   W (&u, HB_WEIGHT_PLAIN, P "time_embed.2.bias"));
-  emb_silu = hb_unary (g, HB_OP_SILU, emb);
+  /* only SiLU(emb) is used: the last time_embed matmul applies it */
+  emb_silu = hb_matmul (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.2.weight"), TRUE,
+                        W (&u, HB_WEIGHT_PLAIN, P "time_embed.2.bias"), HB_ACT_SILU, NULL);
+  shared_projections (&u, emb_silu, ctx);
 
   x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "input_blocks.0.0.weight"),
                  W (&u, HB_WEIGHT_PLAIN, P "input_blocks.0.0.bias"), 1, 1, NULL);
@@ -414,6 +558,8 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
         }
     }
   g_ptr_array_unref (skips);
+  g_hash_table_unref (u.emb_cols);
+  g_hash_table_unref (u.kv_cols);
 
   x = hb_group_norm (g, x, W (&u, HB_WEIGHT_PLAIN, P "out.0.weight"),
                      W (&u, HB_WEIGHT_PLAIN, P "out.0.bias"), cfg->norm_groups, 1e-5f, TRUE);

@@ -401,12 +401,11 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
   c = g_hash_table_lookup (w->cache, ckey->str);
   if (c == NULL || c->trimmed)
     {
-      Converted *parts[8];
+      g_autofree Converted **parts = g_new0 (Converted *, MAX (n, 1));
       int64_t rows = 0, row_elems = -1;
       gsize esize;
       gsize off = 0;
 
-      g_return_val_if_fail (n <= G_N_ELEMENTS (parts), NULL);
       for (guint i = 0; i < n; i++)
         {
           int64_t re;
