@@ -403,6 +403,12 @@ def train_unet(args, cfg, tok, cache, deadline):
     scale = cache["scale"] * args.latent_scale
     n = cache["mean"].shape[0]
     step = state["step"]
+
+    def checkpoint():
+        return {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
+                "opt": opt.state_dict(), "latent_scale": args.latent_scale, "warm_from": warm_from,
+                "coords_reinit": coords_reinit}
+
     last_save = time.time()
     t0 = time.time()
     running = 0.0
@@ -453,13 +459,9 @@ def train_unet(args, cfg, tok, cache, deadline):
             running = 0.0
             t0 = time.time()
         if time.time() - last_save > 300 or step == args.unet_steps:
-            save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
-                        "opt": opt.state_dict(), "latent_scale": args.latent_scale, "warm_from": warm_from,
-                        "coords_reinit": coords_reinit})
+            save(path, checkpoint())
             last_save = time.time()
-    save(path, {"step": step, "sd": {k: v.detach() for k, v in sd.items()}, "ema": ema,
-                "opt": opt.state_dict(), "latent_scale": args.latent_scale, "warm_from": warm_from,
-                "coords_reinit": coords_reinit})
+    save(path, checkpoint())
 
 
 def main():
