@@ -177,6 +177,16 @@ attention (Unet *u, const char *p, HbTensor *x, HbTensor *context, HbTensor *res
                     TRUE, W (u, HB_WEIGHT_PLAIN, "%sto_out.0.bias", p), HB_ACT_NONE, residual);
 }
 
+/* "<p>transformer_blocks.<i>." if the spatial transformer <p> has that
+ * block, else NULL. */
+static char *
+transformer_block_prefix (Unet *u, const char *p, int i)
+{
+  if (!has (u, "%stransformer_blocks.%d.norm1.weight", p, i))
+    return NULL;
+  return g_strdup_printf ("%stransformer_blocks.%d.", p, i);
+}
+
 static HbTensor *
 transformer_block (Unet *u, const char *p, HbTensor *x, HbTensor *context)
 {
@@ -214,9 +224,12 @@ spatial_transformer (Unet *u, const char *p, HbTensor *x, HbTensor *context)
   h = hb_reshape (g, h, 3, seq);
   h = hb_linear (g, h, W (u, HB_WEIGHT_MATRIX, "%sproj_in.weight", p),
                  W (u, HB_WEIGHT_PLAIN, "%sproj_in.bias", p));
-  for (int i = 0; has (u, "%stransformer_blocks.%d.norm1.weight", p, i); i++)
+  for (int i = 0;; i++)
     {
-      g_autofree char *bp = g_strdup_printf ("%stransformer_blocks.%d.", p, i);
+      g_autofree char *bp = transformer_block_prefix (u, p, i);
+
+      if (bp == NULL)
+        break;
       h = transformer_block (u, bp, h, context);
     }
   h = hb_matmul (g, h, W (u, HB_WEIGHT_MATRIX, "%sproj_out.weight", p), TRUE,
@@ -366,52 +379,69 @@ hb_unet_config_read (HbWeights *w, HbUnetConfig *cfg, GError **error)
   }
 }
 
-/* Calls func for every res block's prefix and every transformer block's
- * prefix ("...transformer_blocks.N."), in the order the UNet runs them. */
-typedef void (*BlockFunc) (Unet *u, const char *prefix, gboolean res, gpointer data);
+/* The UNet's blocks after conv_in, in the order ldm's UNetModel runs them:
+ * each block's kind is decided from which keys exist. Graph building and
+ * the shared projections' key collection both walk them with this. */
+typedef enum {
+  BLOCK_RES,           /* res block "...N.0." (or a middle block) */
+  BLOCK_TRANSFORMER,   /* spatial transformer "...N.1." */
+  BLOCK_DOWN,          /* strided conv "input_blocks.N.0.op." */
+  BLOCK_UP,            /* nearest 2x + conv "output_blocks.N.M.conv." */
+  BLOCK_SKIP_SAVE,     /* end of an input block: its output is a skip */
+  BLOCK_SKIP_CONCAT,   /* start of an output block: concatenate a skip */
+} BlockKind;
+
+typedef void (*BlockFunc) (Unet *u, BlockKind kind, const char *prefix, gpointer data);
 
 static void
-spatial_blocks (Unet *u, const char *p, BlockFunc func, gpointer data)
-{
-  for (int i = 0; has (u, "%stransformer_blocks.%d.norm1.weight", p, i); i++)
-    {
-      g_autofree char *bp = g_strdup_printf ("%stransformer_blocks.%d.", p, i);
-      func (u, bp, FALSE, data);
-    }
-}
-
-static void
-foreach_block (Unet *u, BlockFunc func, gpointer data)
+walk_blocks (Unet *u, BlockFunc func, gpointer data)
 {
   const HbUnetConfig *cfg = u->cfg;
 
   for (int i = 1; i < cfg->n_input_blocks; i++)
     {
-      g_autofree char *rp = g_strdup_printf (P "input_blocks.%d.0.", i);
-      g_autofree char *tp = g_strdup_printf (P "input_blocks.%d.1.", i);
+      g_autofree char *p = g_strdup_printf (P "input_blocks.%d.", i);
+      g_autofree char *rp = g_strdup_printf ("%s0.", p);
+      g_autofree char *tp = g_strdup_printf ("%s1.", p);
+      g_autofree char *op = g_strdup_printf ("%s0.op.", p);
 
-      if (has (u, P "input_blocks.%d.0.op.weight", i))
-        continue;
-      func (u, rp, TRUE, data);
-      if (has (u, "%snorm.weight", tp))
-        spatial_blocks (u, tp, func, data);
+      if (has (u, "%sweight", op))
+        func (u, BLOCK_DOWN, op, data);
+      else
+        {
+          func (u, BLOCK_RES, rp, data);
+          if (has (u, "%snorm.weight", tp))
+            func (u, BLOCK_TRANSFORMER, tp, data);
+        }
+      func (u, BLOCK_SKIP_SAVE, p, data);
     }
-  func (u, P "middle_block.0.", TRUE, data);
+  func (u, BLOCK_RES, P "middle_block.0.", data);
   if (has (u, P "middle_block.1.norm.weight"))
     {
-      spatial_blocks (u, P "middle_block.1.", func, data);
-      func (u, P "middle_block.2.", TRUE, data);
+      func (u, BLOCK_TRANSFORMER, P "middle_block.1.", data);
+      func (u, BLOCK_RES, P "middle_block.2.", data);
     }
   else
-    func (u, P "middle_block.1.", TRUE, data);
+    func (u, BLOCK_RES, P "middle_block.1.", data);
   for (int i = 0; i < cfg->n_output_blocks; i++)
     {
-      g_autofree char *rp = g_strdup_printf (P "output_blocks.%d.0.", i);
-      g_autofree char *tp = g_strdup_printf (P "output_blocks.%d.1.", i);
+      g_autofree char *p = g_strdup_printf (P "output_blocks.%d.", i);
+      g_autofree char *rp = g_strdup_printf ("%s0.", p);
+      g_autofree char *tp = g_strdup_printf ("%s1.", p);
+      int next = 1;
 
-      func (u, rp, TRUE, data);
+      func (u, BLOCK_SKIP_CONCAT, p, data);
+      func (u, BLOCK_RES, rp, data);
       if (has (u, "%snorm.weight", tp))
-        spatial_blocks (u, tp, func, data);
+        {
+          func (u, BLOCK_TRANSFORMER, tp, data);
+          next = 2;
+        }
+      if (has (u, "%s%d.conv.weight", p, next))
+        {
+          g_autofree char *up = g_strdup_printf ("%s%d.conv.", p, next);
+          func (u, BLOCK_UP, up, data);
+        }
     }
 }
 
@@ -421,11 +451,11 @@ typedef struct {
 } BlockKeys;
 
 static void
-collect_keys (Unet *u, const char *p, gboolean res, gpointer data)
+collect_keys (Unet *u, BlockKind kind, const char *p, gpointer data)
 {
   BlockKeys *bk = data;
 
-  if (res)
+  if (kind == BLOCK_RES)
     {
       g_autofree char *k = g_strdup_printf ("%semb_layers.1.weight", p);
       int64_t cout = dim0 (u->w, k);
@@ -437,19 +467,25 @@ collect_keys (Unet *u, const char *p, gboolean res, gpointer data)
       g_ptr_array_add (bk->emb_b, g_strdup_printf ("%semb_layers.1.bias", p));
       bk->emb_n += cout;
     }
-  else
-    {
-      g_autofree char *a = g_strdup_printf ("%sattn2.", p);
-      g_autofree char *kk = g_strdup_printf ("%sto_k.weight", a);
-      int64_t c = dim0 (u->w, kk);
+  else if (kind == BLOCK_TRANSFORMER)
+    for (int i = 0;; i++)
+      {
+        g_autofree char *bp = transformer_block_prefix (u, p, i);
+        g_autofree char *a = NULL, *kk = NULL;
+        int64_t c;
 
-      if (c <= 0 || !has (u, "%sto_v.weight", a) || c % 4 != 0)
-        return;
-      g_hash_table_insert (u->kv_cols, g_strdup (a), GINT_TO_POINTER ((int) bk->kv_n + 1));
-      g_ptr_array_add (bk->kv_w, g_steal_pointer (&kk));
-      g_ptr_array_add (bk->kv_w, g_strdup_printf ("%sto_v.weight", a));
-      bk->kv_n += 2 * c;
-    }
+        if (bp == NULL)
+          break;
+        a = g_strdup_printf ("%sattn2.", bp);
+        kk = g_strdup_printf ("%sto_k.weight", a);
+        c = dim0 (u->w, kk);
+        if (c <= 0 || !has (u, "%sto_v.weight", a) || c % 4 != 0)
+          continue;
+        g_hash_table_insert (u->kv_cols, g_strdup (a), GINT_TO_POINTER ((int) bk->kv_n + 1));
+        g_ptr_array_add (bk->kv_w, g_steal_pointer (&kk));
+        g_ptr_array_add (bk->kv_w, g_strdup_printf ("%sto_v.weight", a));
+        bk->kv_n += 2 * c;
+      }
 }
 
 /* One matmul for all time-embedding projections, one for all keys and
@@ -461,7 +497,7 @@ shared_projections (Unet *u, HbTensor *emb_silu, HbTensor *ctx)
   BlockKeys bk = { g_ptr_array_new_with_free_func (g_free), g_ptr_array_new_with_free_func (g_free),
                    g_ptr_array_new_with_free_func (g_free), 0, 0 };
 
-  foreach_block (u, collect_keys, &bk);
+  walk_blocks (u, collect_keys, &bk);
   if (bk.emb_w->len > 0)
     u->emb_all = hb_matmul (u->g, emb_silu,
                             hb_weights_get_cat (u->w, u->g, (const char *const *) bk.emb_w->pdata,
@@ -480,6 +516,45 @@ shared_projections (Unet *u, HbTensor *emb_silu, HbTensor *ctx)
   g_ptr_array_unref (bk.kv_w);
 }
 
+typedef struct {
+  HbTensor  *x, *emb_silu, *ctx;
+  GPtrArray *skips;
+} Builder;
+
+static void
+build_block (Unet *u, BlockKind kind, const char *p, gpointer data)
+{
+  Builder *b = data;
+  HbGraph *g = u->g;
+
+  switch (kind)
+    {
+    case BLOCK_RES:
+      b->x = res_block (u, p, b->x, b->emb_silu);
+      break;
+    case BLOCK_TRANSFORMER:
+      b->x = spatial_transformer (u, p, b->x, b->ctx);
+      break;
+    case BLOCK_DOWN:
+      b->x = hb_conv2d (g, b->x, W (u, HB_WEIGHT_CONV, "%sweight", p),
+                        W (u, HB_WEIGHT_PLAIN, "%sbias", p), 2, 1, NULL);
+      break;
+    case BLOCK_UP:
+      b->x = hb_upsample_nearest2x (g, b->x);
+      b->x = hb_conv2d (g, b->x, W (u, HB_WEIGHT_CONV, "%sweight", p),
+                        W (u, HB_WEIGHT_PLAIN, "%sbias", p), 1, 1, NULL);
+      break;
+    case BLOCK_SKIP_SAVE:
+      g_ptr_array_add (b->skips, b->x);
+      break;
+    case BLOCK_SKIP_CONCAT:
+      b->x = hb_concat (g, b->x, g_ptr_array_steal_index (b->skips, b->skips->len - 1));
+      break;
+    default:
+      g_return_if_reached ();
+    }
+}
+
 HbGraph *
 hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
                int ctx_len, HbTensor **x_out, HbTensor **t_out, HbTensor **ctx_out,
@@ -492,7 +567,7 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
   int64_t ts[1] = { batch };
   int64_t cs[3] = { batch, ctx_len, cfg->context_dim };
   HbTensor *x, *t, *ctx, *emb, *emb_silu;
-  GPtrArray *skips = g_ptr_array_new ();
+  Builder b;
 
   x = hb_graph_input (g, "x", HB_DTYPE_F32, 4, xs);
   t = hb_graph_input (g, "timestep", HB_DTYPE_F32, 1, ts);
@@ -506,58 +581,15 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
                         W (&u, HB_WEIGHT_PLAIN, P "time_embed.2.bias"), HB_ACT_SILU, NULL);
   shared_projections (&u, emb_silu, ctx);
 
-  x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "input_blocks.0.0.weight"),
-                 W (&u, HB_WEIGHT_PLAIN, P "input_blocks.0.0.bias"), 1, 1, NULL);
-  g_ptr_array_add (skips, x);
-  for (int i = 1; i < cfg->n_input_blocks; i++)
-    {
-      g_autofree char *p = g_strdup_printf (P "input_blocks.%d.", i);
-      if (has (&u, "%s0.op.weight", p))
-        x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, "%s0.op.weight", p),
-                       W (&u, HB_WEIGHT_PLAIN, "%s0.op.bias", p), 2, 1, NULL);
-      else
-        {
-          g_autofree char *rp = g_strdup_printf ("%s0.", p);
-          g_autofree char *tp = g_strdup_printf ("%s1.", p);
-          x = res_block (&u, rp, x, emb_silu);
-          if (has (&u, "%snorm.weight", tp))
-            x = spatial_transformer (&u, tp, x, ctx);
-        }
-      g_ptr_array_add (skips, x);
-    }
-
-  x = res_block (&u, P "middle_block.0.", x, emb_silu);
-  if (has (&u, P "middle_block.1.norm.weight"))
-    {
-      x = spatial_transformer (&u, P "middle_block.1.", x, ctx);
-      x = res_block (&u, P "middle_block.2.", x, emb_silu);
-    }
-  else
-    x = res_block (&u, P "middle_block.1.", x, emb_silu);
-
-  for (int i = 0; i < cfg->n_output_blocks; i++)
-    {
-      g_autofree char *rp = g_strdup_printf (P "output_blocks.%d.0.", i);
-      HbTensor *skip = g_ptr_array_steal_index (skips, skips->len - 1);
-      int next = 1;
-
-      x = hb_concat (g, x, skip);
-      x = res_block (&u, rp, x, emb_silu);
-      if (has (&u, P "output_blocks.%d.1.norm.weight", i))
-        {
-          g_autofree char *tp = g_strdup_printf (P "output_blocks.%d.1.", i);
-          x = spatial_transformer (&u, tp, x, ctx);
-          next = 2;
-        }
-      if (has (&u, P "output_blocks.%d.%d.conv.weight", i, next))
-        {
-          x = hb_upsample_nearest2x (g, x);
-          x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "output_blocks.%d.%d.conv.weight", i, next),
-                         W (&u, HB_WEIGHT_PLAIN, P "output_blocks.%d.%d.conv.bias", i, next),
-                         1, 1, NULL);
-        }
-    }
-  g_ptr_array_unref (skips);
+  b.x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "input_blocks.0.0.weight"),
+                   W (&u, HB_WEIGHT_PLAIN, P "input_blocks.0.0.bias"), 1, 1, NULL);
+  b.emb_silu = emb_silu;
+  b.ctx = ctx;
+  b.skips = g_ptr_array_new ();
+  g_ptr_array_add (b.skips, b.x);
+  walk_blocks (&u, build_block, &b);
+  x = b.x;
+  g_ptr_array_unref (b.skips);
   g_hash_table_unref (u.emb_cols);
   g_hash_table_unref (u.kv_cols);
 
