@@ -137,25 +137,42 @@ save_node (GtkWidget     *widget,
   g_test_message ("screenshot: %s", path);
 }
 
+/* The widget's picture as a render node. A widget whose allocation is
+ * being redone (a label changing while a generation runs) draws nothing
+ * until the next layout, so try again over the next frames. */
+static GskRenderNode *
+widget_node (GtkWidget *widget)
+{
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  GskRenderNode *node = NULL;
+
+  while (node == NULL && g_get_monotonic_time () < end)
+    {
+      g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+
+      gdk_paintable_snapshot (paintable, snapshot,
+                              gtk_widget_get_width (widget), gtk_widget_get_height (widget));
+      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+      if (node == NULL)
+        hb_test_settle (0.02);
+    }
+  g_assert_nonnull (node);
+  return node;
+}
+
 void
 hb_test_screenshot (GtkWidget  *widget,
                     const char *name)
 {
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = NULL;
   g_autoptr(GskRenderNode) node = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
 
   if (g_getenv ("HB_TEST_OUTPUT") == NULL)
     return;
 
   hb_test_settle (0.2);
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  save_node (widget, node, width, height, name);
+  node = widget_node (widget);
+  save_node (widget, node, gtk_widget_get_width (widget), gtk_widget_get_height (widget), name);
 }
 
 /* Where popover's own origin lies in window's: the popup surface's place
@@ -184,12 +201,10 @@ hb_test_screenshot_with_popover (GtkWidget  *window,
                                  GtkWidget  *popover,
                                  const char *name)
 {
-  g_autoptr(GdkPaintable) window_paintable = NULL;
-  g_autoptr(GdkPaintable) popover_paintable = NULL;
+  g_autoptr(GskRenderNode) window_node = NULL;
+  g_autoptr(GskRenderNode) popover_node = NULL;
   g_autoptr(GtkSnapshot) snapshot = NULL;
   g_autoptr(GskRenderNode) node = NULL;
-  int width = gtk_widget_get_width (window);
-  int height = gtk_widget_get_height (window);
   double x, y;
 
   if (g_getenv ("HB_TEST_OUTPUT") == NULL)
@@ -198,17 +213,16 @@ hb_test_screenshot_with_popover (GtkWidget  *window,
   hb_test_settle (0.2);
   g_assert_true (gtk_widget_get_mapped (popover));
   popover_origin (window, popover, &x, &y);
-  window_paintable = gtk_widget_paintable_new (window);
-  popover_paintable = gtk_widget_paintable_new (popover);
+  window_node = widget_node (window);
+  popover_node = widget_node (popover);
   snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (window_paintable, snapshot, width, height);
+  gtk_snapshot_append_node (snapshot, window_node);
   gtk_snapshot_save (snapshot);
   gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x, y));
-  gdk_paintable_snapshot (popover_paintable, snapshot,
-                          gtk_widget_get_width (popover), gtk_widget_get_height (popover));
+  gtk_snapshot_append_node (snapshot, popover_node);
   gtk_snapshot_restore (snapshot);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  save_node (window, node, width, height, name);
+  save_node (window, node, gtk_widget_get_width (window), gtk_widget_get_height (window), name);
 }
 
 /* The memory settings backend lives as long as the process: each test
