@@ -302,25 +302,36 @@ def ema_update(ema, sd, decay):
             ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
 
 
-def add_coord_inputs(state, cfg):
-    """A UNet saved before coordinate inputs existed gets them as zero
-    weights of its first convolution (so it computes what it did), with zero
-    Adam moments: training then learns to use them."""
+def set_coord_weights(state, cfg, std=0.0, step=0):
+    """Sets the first convolution's weights for the coordinate planes, both
+    the trained and the EMA weights, and zeroes their Adam moments.
+
+    std 0: zeros. A UNet saved before coordinate inputs existed gets them
+    this way, so it computes what it did, and training learns to use them.
+    std > 0: drawn afresh (seeded normal). Zero-initialised, they stay near
+    zero: with no position in the features of a noisy input, cross-attention
+    cannot tie a caption's place words to a region, so nothing asks for
+    position either (measured: |w| 0.003 for the planes against 0.08 for the
+    latent channels after 2400 steps)."""
     key = ref.UNET_PREFIX + "input_blocks.0.0.weight"
     w = state["sd"][key]
-    extra = 4 + cfg.unet_coord_channels - w.shape[1]
-    if extra <= 0:
-        return
+    shape = (w.shape[0], cfg.unet_coord_channels, *w.shape[2:])
+    if std:
+        g = torch.Generator().manual_seed(SEED + 4_000_000 + step)
+        planes = torch.randn(shape, generator=g) * std
+    else:
+        planes = torch.zeros(shape)
 
-    def widen(t):
-        return torch.cat([t, t.new_zeros(t.shape[0], extra, *t.shape[2:])], dim=1)
+    def with_planes(t, p):
+        return torch.cat([t[:, :4], p.to(t.dtype)], dim=1)
 
-    state["sd"][key] = widen(w)
-    state["ema"][key] = widen(state["ema"][key])
+    for which in ("sd", "ema"):
+        state[which][key] = with_planes(state[which][key], planes)
     if state["opt"]:
         i = list(state["sd"]).index(key)
         for name in ("exp_avg", "exp_avg_sq"):
-            state["opt"]["state"][i][name] = widen(state["opt"]["state"][i][name])
+            m = state["opt"]["state"][i][name]
+            state["opt"]["state"][i][name] = with_planes(m, torch.zeros(shape))
 
 
 def init_from_model(args, cache=None):
@@ -349,26 +360,6 @@ def init_from_model(args, cache=None):
                    f"latent scale {latent_scale}")
 
 
-def reinit_coord_inputs(state, std, step):
-    """Draws the first convolution's coordinate-plane weights afresh (seeded
-    normal, both the trained and the EMA weights; their Adam moments zeroed).
-    Zero-initialised, they stay near zero: with no position in the features
-    of a noisy input, cross-attention cannot tie a caption's place words to
-    a region, so nothing asks for position either (measured: |w| 0.003 for
-    the planes against 0.08 for the latent channels after 2400 steps)."""
-    key = ref.UNET_PREFIX + "input_blocks.0.0.weight"
-    w = state["sd"][key]
-    g = torch.Generator().manual_seed(SEED + 4_000_000 + step)
-    fresh = torch.randn(w.shape[0], w.shape[1] - 4, *w.shape[2:], generator=g) * std
-    for which in ("sd", "ema"):
-        state[which][key] = torch.cat([state[which][key][:, :4], fresh], dim=1)
-    if state["opt"]:
-        i = list(state["sd"]).index(key)
-        for name in ("exp_avg", "exp_avg_sq"):
-            state["opt"]["state"][i][name][:, 4:] = 0
-    state["coords_reinit"] = step
-
-
 def train_unet(args, cfg, tok, cache, deadline):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
@@ -378,9 +369,11 @@ def train_unet(args, cfg, tok, cache, deadline):
         full = ref.init_family(cfg, g)
         sd0 = {k: v for k, v in full.items() if not k.startswith(ref.VAE_PREFIX)}
         state = {"step": 0, "sd": sd0, "ema": {k: v.clone() for k, v in sd0.items()}, "opt": None}
-    add_coord_inputs(state, cfg)
+    if state["sd"][ref.UNET_PREFIX + "input_blocks.0.0.weight"].shape[1] < 4 + cfg.unet_coord_channels:
+        set_coord_weights(state, cfg)
     if args.reinit_coords and state.get("coords_reinit") is None:
-        reinit_coord_inputs(state, args.reinit_coords, state["step"])
+        set_coord_weights(state, cfg, args.reinit_coords, state["step"])
+        state["coords_reinit"] = state["step"]
         log(args.work, f"coordinate-plane weights drawn afresh, std {args.reinit_coords}")
     coords_reinit = state.get("coords_reinit")
     sd = {k: torch.nn.Parameter(v) for k, v in state["sd"].items()}
