@@ -20,6 +20,10 @@ Commands:
                           generate the prompts with the PyTorch reference
                           (Euler a, 20 steps, CFG 6, each prompt's seed) into
                           DIR/NNNN.png, then score them
+  vae MODEL PROMPTS [--n N]
+                          the prompts' scenes rendered and sent through the
+                          model's VAE alone (encode, decode), scored: the
+                          ceiling the VAE sets for any UNet
   engine PROMPTS DIR [--cli huabu-cli] [--model M] [--n N] [--cfg 6] [--rng CPU]
                           the same with the Huabu engine (huabu-cli generate
                           --batch); entries with "init" run img2img at their
@@ -270,13 +274,37 @@ def psnr(dir_a, dir_b):
     return min(values)
 
 
-def reference(model_path, prompts_path, folder, n, cfg_scale):
+def _reference_model(model_path):
+    """The PyTorch reference module and the model at model_path, with the
+    tokenizer files beside it."""
     sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tests", "reference"))
     import sd_reference as ref
     models = os.path.dirname(os.path.abspath(model_path))
     tok = ref.ClipTokenizer.from_files(os.path.join(models, "vocab.json"),
                                        os.path.join(models, "merges.txt"))
-    model = ref.Model.load(model_path, tok)
+    return ref, ref.Model.load(model_path, tok)
+
+
+def vae_ceiling(model_path, prompts_path, n):
+    """The prompts' own scenes, rendered and sent through the model's VAE
+    (encode to the mean, decode): the most a UNet could score through it."""
+    import torch
+    ref, model = _reference_model(model_path)
+    with open(prompts_path) as f:
+        prompts = json.load(f)["prompts"][:n]
+    rng = np.random.default_rng(5)
+    total = collections.defaultdict(lambda: [0, 0])
+    for p in prompts:
+        img = sd.render(p["scene"], rng, hand_drawn=False)
+        with torch.no_grad():
+            mean, _ = ref.vae_encode(model.sd, model.meta, ref.image_to_tensor(img))
+            out = ref.tensor_to_image(ref.vae_decode(model.sd, model.meta, mean))
+        _add(total, compare(p["scene"], detect(out)))
+    return report(total)
+
+
+def reference(model_path, prompts_path, folder, n, cfg_scale):
+    ref, model = _reference_model(model_path)
     with open(prompts_path) as f:
         prompts = json.load(f)["prompts"][:n]
     os.makedirs(folder, exist_ok=True)
@@ -303,6 +331,10 @@ def main():
     s.add_argument("folder")
     s.add_argument("--n", type=int, default=240)
     s.add_argument("--cfg", type=float, default=6.0)
+    s = sub.add_parser("vae")
+    s.add_argument("model")
+    s.add_argument("prompts")
+    s.add_argument("--n", type=int, default=240)
     s = sub.add_parser("engine")
     s.add_argument("prompts")
     s.add_argument("folder")
@@ -324,6 +356,8 @@ def main():
         score(args.prompts, args.folder)
     elif args.cmd == "reference":
         reference(args.model, args.prompts, args.folder, args.n, args.cfg)
+    elif args.cmd == "vae":
+        vae_ceiling(args.model, args.prompts, args.n)
     elif args.cmd == "engine":
         engine(args.cli, args.model, args.prompts, args.folder, args.n, args.cfg, args.rng)
     elif args.cmd == "psnr":
