@@ -59,6 +59,8 @@ static const BenchSpec benches[] = {
   { BENCH_CONV3X3,    "conv3x3 32->3 @128x128",     { 128, 128, 32, 3 } },
   { BENCH_ATTENTION,  "attention 4096q 77k 8x40",   { 4096, 77, 8, 40 } },
   { BENCH_ATTENTION,  "attention 4096q 4096k 8x40", { 4096, 4096, 8, 40 } },
+  { BENCH_ATTENTION,  "attention 1024q 1024k 8x80", { 1024, 1024, 8, 80 } },
+  { BENCH_ATTENTION,  "attention 256q 256k 8x160",  { 256, 256, 8, 160 } },
   { BENCH_GROUP_NORM, "group_norm+silu 64x64x320",  { 64, 64, 320 } },
   { BENCH_LAYER_NORM, "layer_norm 4096x320",        { 4096, 320 } },
   { BENCH_GEGLU,      "geglu 4096x2560->1280",      { 4096, 1280 } },

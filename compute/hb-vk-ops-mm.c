@@ -31,12 +31,14 @@
  * M (matmul_cpu.comp, conv2d_cpu.comp: 8 invocations of 16x8 side by side;
  * the _n32 variants 4x2 of them, for outputs whose last 64 columns would
  * leave half the invocations idle), and queries per workgroup
- * (attention_cpu.comp: 8 invocations of 4). */
+ * (attention_cpu.comp: 8 invocations of 4; the d160 variant 8 of 2: with
+ * 4, lavapipe took 2.5 minutes to compile it at its first use). */
 #define CPU_MM_GROUP_N   64
 #define CPU_MM_GROUP_M   16
 #define CPU_MM_N32_N     32
 #define CPU_MM_N32_M     32
 #define CPU_ATTN_GROUP_Q 32
+#define CPU_ATTN_D160_GROUP_Q 16
 /* conv2d_cpu_3x3.comp: 8 invocations along a row of output pixels, each
  * CPU_CONV3_TM pixels down by CPU_CONV3_TN channels. */
 #define CPU_CONV3_GROUP_X 8
@@ -577,13 +579,21 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
 
 /* ---- attention --------------------------------------------------------- */
 
+/* The shader variant for head size D, and its queries per workgroup. */
 static const char *
-attention_variant (gboolean cpu, int64_t D)
+attention_variant (gboolean cpu, int64_t D, guint32 *group_q)
 {
+  *group_q = cpu ? CPU_ATTN_GROUP_Q : GPU_ATTN_GROUP_Q;
   if (D <= 64)
     return cpu ? "attention_cpu_d64" : "attention_gpu_d64";
+  if (cpu && D <= 80)
+    return "attention_cpu_d80";
   if (D <= 160)
-    return cpu ? "attention_cpu_d160" : "attention_gpu_d160";
+    {
+      if (cpu)
+        *group_q = CPU_ATTN_D160_GROUP_Q;
+      return cpu ? "attention_cpu_d160" : "attention_gpu_d160";
+    }
   return cpu ? "attention_cpu_d512" : "attention_gpu_d512";
 }
 
@@ -612,7 +622,7 @@ hb_vk_record_attention (HbVkCtx *ctx, HbTensor *node, GError **error)
   int64_t D = HD / H;
   gboolean cpu;
   int unit;
-  guint32 off;
+  guint32 off, group_q;
 
   if (B == 0 || Lq == 0 || Lk == 0)
     return TRUE;
@@ -624,7 +634,7 @@ hb_vk_record_attention (HbVkCtx *ctx, HbTensor *node, GError **error)
 
   cpu = use_cpu_family (ctx) && attention_cpu_ok (qkv, D);
   unit = cpu ? 4 : 1;
-  if (!hb_vk_begin (ctx, attention_variant (cpu, D), error))
+  if (!hb_vk_begin (ctx, attention_variant (cpu, D, &group_q), error))
     return FALSE;
   if (!fits_binding (ctx, node))
     return hb_vk_unsupported (node, "its output is larger than one storage binding", error);
@@ -663,6 +673,6 @@ hb_vk_record_attention (HbVkCtx *ctx, HbTensor *node, GError **error)
   push.o_batch = (guint32) (Lq * HD);
   push.scale_log2 = node->fparams[HB_ATTN_SCALE] * (float) (1.0 / G_LN2);
   hb_vk_push (ctx, &push, sizeof push);
-  return hb_vk_dispatch (ctx, hb_vk_div_up (Lq, cpu ? CPU_ATTN_GROUP_Q : GPU_ATTN_GROUP_Q),
+  return hb_vk_dispatch (ctx, hb_vk_div_up (Lq, group_q),
                          (guint32) H, (guint32) B, error);
 }
