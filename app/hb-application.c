@@ -153,7 +153,7 @@ hb_application_shutdown (GApplication *application)
   /* The worker uses the engine until its run ends: let it finish (within
    * a step of cancelling) before the process tears down under it. */
   hb_generation_cancel (self->generation);
-  while (hb_generation_is_running (self->generation))
+  while (hb_generation_is_busy (self->generation))
     g_main_context_iteration (NULL, TRUE);
 
   G_APPLICATION_CLASS (hb_application_parent_class)->shutdown (application);

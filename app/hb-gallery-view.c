@@ -850,6 +850,10 @@ hb_gallery_view_dispose (GObject *object)
   if (self->store != NULL)
     g_clear_signal_handler (&self->store_changed_handler, self->store);
   g_clear_object (&self->selection);
+  /* A load in flight keeps the model alive past this view: its "loading"
+   * notification must not reach the view once it is gone. */
+  if (self->model != NULL)
+    g_signal_handlers_disconnect_by_data (self->model, self);
   g_clear_object (&self->model);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (hb_gallery_view_parent_class)->dispose (object);

@@ -36,6 +36,7 @@ struct _HbGeneration
   char                *model_hash;
   guint                run_id;
   gboolean             running;
+  GCancellable        *warm_up;     /* a warm-up in flight, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (HbGeneration, hb_generation, G_TYPE_OBJECT)
@@ -64,6 +65,7 @@ typedef struct {
   GCancellable        *cancellable;
   guint                run_id;
   int                  image_index;
+  gboolean             warm_up;     /* hb_generation_warm_up(): no messages */
 } RunData;
 
 /* One message from the worker to the main thread. */
@@ -342,6 +344,41 @@ run_generation (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
+/* One step at the request's size, picture thrown away: lavapipe compiles a
+ * pipeline at its first dispatch in each process (about 10 s for the
+ * built-in model, 50 s with a cold Mesa cache), and this moves that out of
+ * the user's first generation. */
+static void
+run_warm_up (GTask        *task,
+             HbGeneration *self,
+             RunData      *run,
+             GCancellable *cancellable)
+{
+  HbGenerateParams params = run->request->params;
+  g_autofree char *model_path = NULL;
+  GError *error = NULL;
+  HbImage *image;
+
+  if ((model_path = resolve_model_path (run->request->model_path, &error)) == NULL ||
+      !ensure_engine (self, run->request->device, &error) ||
+      !ensure_model (self, &model_path, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  params.steps = 1;
+  params.init = NULL;
+  params.mask = NULL;
+  image = hb_engine_generate (self->engine, self->model, &params, NULL, NULL, cancellable, &error);
+  if (image == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  hb_image_free (image);
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 run_job (gpointer data,
          gpointer user_data)
@@ -357,8 +394,12 @@ run_job (gpointer data,
       g_private_set (&niced, GINT_TO_POINTER (1));
     }
 
-  run_generation (task, g_task_get_source_object (task), g_task_get_task_data (task),
+  if (((RunData *) g_task_get_task_data (task))->warm_up)
+    run_warm_up (task, g_task_get_source_object (task), g_task_get_task_data (task),
                  g_task_get_cancellable (task));
+  else
+    run_generation (task, g_task_get_source_object (task), g_task_get_task_data (task),
+                   g_task_get_cancellable (task));
 }
 
 static void start_run (HbGeneration        *self,
@@ -398,6 +439,27 @@ on_run_done (GObject      *object,
   g_signal_emit (self, signals[FINISHED], 0, error);
 }
 
+/* Queues a task on the engine thread; takes the reference. */
+static void
+push_task (HbGeneration *self,
+           GTask        *task)
+{
+  if (self->pool == NULL)
+    {
+      GError *error = NULL;
+
+      /* Exclusive: the thread is ours alone, so its priority stays ours. */
+      self->pool = g_thread_pool_new (run_job, NULL, 1, TRUE, &error);
+      if (self->pool == NULL)
+        {
+          g_task_return_error (task, error);
+          g_object_unref (task);
+          return;
+        }
+    }
+  g_thread_pool_push (self->pool, task, NULL);
+}
+
 static void
 start_run (HbGeneration        *self,
            HbGenerationRequest *request)
@@ -425,19 +487,7 @@ start_run (HbGeneration        *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
     }
 
-  if (self->pool == NULL)
-    {
-      GError *error = NULL;
-
-      /* Exclusive: the thread is ours alone, so its priority stays ours. */
-      self->pool = g_thread_pool_new (run_job, NULL, 1, TRUE, &error);
-      if (self->pool == NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-    }
-  g_thread_pool_push (self->pool, g_steal_pointer (&task), NULL);
+  push_task (self, g_steal_pointer (&task));
 }
 
 void
@@ -458,6 +508,50 @@ hb_generation_submit (HbGeneration        *self,
   start_run (self, request);
 }
 
+static void
+on_warm_up_done (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  HbGeneration *self = HB_GENERATION (object);
+  g_autoptr(GError) error = NULL;
+
+  /* A failure here is the next generation's to report, to the user. */
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_debug ("warm-up: %s", error->message);
+  g_clear_object (&self->warm_up);
+}
+
+void
+hb_generation_warm_up (HbGeneration        *self,
+                       HbGenerationRequest *request)
+{
+  g_autoptr(GTask) task = NULL;
+  RunData *run;
+
+  g_return_if_fail (HB_IS_GENERATION (self));
+  g_return_if_fail (request != NULL);
+
+  hb_generation_request_seal (request);
+  if (self->warm_up != NULL || self->running)
+    {
+      hb_generation_request_free (request);
+      return;
+    }
+  self->warm_up = g_cancellable_new ();
+  run = g_new0 (RunData, 1);
+  run->self = self;
+  run->request = request;
+  run->cancellable = g_object_ref (self->warm_up);
+  run->warm_up = TRUE;
+
+  task = g_task_new (self, self->warm_up, on_warm_up_done, NULL);
+  g_task_set_source_tag (task, hb_generation_warm_up);
+  g_task_set_name (task, "huabu warm-up");
+  g_task_set_task_data (task, run, run_data_free);
+  push_task (self, g_steal_pointer (&task));
+}
+
 void
 hb_generation_cancel (HbGeneration *self)
 {
@@ -466,6 +560,8 @@ hb_generation_cancel (HbGeneration *self)
   g_clear_pointer (&self->pending, hb_generation_request_free);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
+  if (self->warm_up != NULL)
+    g_cancellable_cancel (self->warm_up);
 }
 
 gboolean
@@ -473,6 +569,13 @@ hb_generation_is_running (HbGeneration *self)
 {
   g_return_val_if_fail (HB_IS_GENERATION (self), FALSE);
   return self->running;
+}
+
+gboolean
+hb_generation_is_busy (HbGeneration *self)
+{
+  g_return_val_if_fail (HB_IS_GENERATION (self), FALSE);
+  return self->running || self->warm_up != NULL;
 }
 
 const char *
@@ -532,6 +635,7 @@ hb_generation_finalize (GObject *object)
   g_clear_pointer (&self->model_name, g_free);
   g_clear_pointer (&self->model_hash, g_free);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->warm_up);
   g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (hb_generation_parent_class)->finalize (object);

@@ -41,9 +41,19 @@ HbGeneration *hb_generation_new         (void);
 /* Takes ownership of request. */
 void          hb_generation_submit      (HbGeneration        *self,
                                          HbGenerationRequest *request);
-/* Stops the run in flight within one step and drops a waiting request. */
+/* Takes ownership of request. Starts the engine and loads the request's
+ * model on the engine thread and runs one step at the request's size,
+ * throwing the picture away, so that the pipelines are compiled before the
+ * first generation. Emits nothing; a submit made meanwhile waits for it.
+ * Does nothing while a run or another warm-up is in flight. */
+void          hb_generation_warm_up     (HbGeneration        *self,
+                                         HbGenerationRequest *request);
+/* Stops the run (and any warm-up) in flight within one step and drops a
+ * waiting request. */
 void          hb_generation_cancel      (HbGeneration        *self);
 gboolean      hb_generation_is_running  (HbGeneration        *self);
+/* A run or a warm-up in flight: the engine thread is in use. */
+gboolean      hb_generation_is_busy     (HbGeneration        *self);
 /* NULL until a run started: the device and model of the latest run. */
 const char   *hb_generation_get_device_name (HbGeneration    *self);
 const char   *hb_generation_get_model_name  (HbGeneration    *self);

@@ -154,6 +154,21 @@ start_generation (HbWindow *self,
   hb_generation_submit (self->generation, g_steal_pointer (&request));
 }
 
+/* Compile the engine's pipelines for the chosen model while the user is
+ * still typing or sketching: the first generation then runs at full
+ * speed. HUABU_NO_WARM_UP=1 turns it off. */
+static void
+warm_up (HbWindow *self)
+{
+  g_autoptr(HbGenerationRequest) request = NULL;
+
+  if (g_strcmp0 (g_getenv ("HUABU_NO_WARM_UP"), "1") == 0)
+    return;
+  request = hb_generation_request_new ();
+  hb_sidebar_fill_request (self->sidebar, request, FALSE);
+  hb_generation_warm_up (self->generation, g_steal_pointer (&request));
+}
+
 static void
 on_running_changed (HbWindow *self)
 {
@@ -871,6 +886,8 @@ hb_window_setup (HbWindow      *self,
   notice = hb_application_get_history_notice (app);
   if (notice != NULL)
     show_toast (self, notice);
+
+  warm_up (self);
 }
 
 static void

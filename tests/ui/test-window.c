@@ -298,6 +298,43 @@ test_missing_model (Fixture *fixture)
   g_assert_true (hb_canvas_sketch_is_blank (fixture->canvas));
 }
 
+static gboolean
+engine_idle (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return !hb_generation_is_busy (fixture->generation);
+}
+
+/* The window warms the engine up as it opens (one step of the chosen
+ * model, thrown away, so lavapipe compiles its pipelines before the first
+ * generation): nothing of it reaches the signals, the canvas or the
+ * history, and a generation afterwards runs as usual. */
+static void
+test_warm_up (Fixture *fixture)
+{
+  if (!have_model ())
+    return;
+
+  g_assert_true (hb_generation_is_busy (fixture->generation));
+  g_assert_false (hb_generation_is_running (fixture->generation));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->window), "cancel"));
+  g_assert_true (hb_test_wait_for (engine_idle, fixture, 240));
+  g_assert_cmpint (fixture->n_previews, ==, 0);
+  g_assert_cmpint (fixture->n_images, ==, 0);
+  g_assert_cmpint (fixture->n_finished, ==, 0);
+  g_assert_false (hb_canvas_has_result (fixture->canvas));
+  g_assert_null (hb_generation_get_model_name (fixture->generation));
+
+  use_small_run (fixture, 4);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->window), "generate", NULL);
+  g_assert_true (hb_test_wait_for (finished, fixture, 240));
+  g_assert_no_error (fixture->error);
+  g_assert_cmpint (fixture->n_previews, ==, 4);
+  g_assert_cmpint (fixture->n_images, ==, 1);
+  g_assert_cmpstr (hb_generation_get_model_name (fixture->generation), ==, "huabu-shapes");
+}
+
 static void
 test_generate_from_prompt (Fixture *fixture)
 {
@@ -491,6 +528,7 @@ main (int   argc,
   g_test_add_data_func ("/huabu/ui/window/secondary-windows", (gconstpointer) test_secondary_windows, run_test);
   g_test_add_data_func ("/huabu/ui/window/reuse-parameters", (gconstpointer) test_reuse_parameters, run_test);
   g_test_add_data_func ("/huabu/ui/window/missing-model", (gconstpointer) test_missing_model, run_test);
+  g_test_add_data_func ("/huabu/ui/window/warm-up", (gconstpointer) test_warm_up, run_test);
   g_test_add_data_func ("/huabu/ui/window/generate-prompt", (gconstpointer) test_generate_from_prompt, run_test);
   g_test_add_data_func ("/huabu/ui/window/img2img", (gconstpointer) test_img2img_from_sketch, run_test);
   g_test_add_data_func ("/huabu/ui/window/cancel", (gconstpointer) test_cancel, run_test);
