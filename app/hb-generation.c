@@ -293,6 +293,19 @@ ensure_model (HbGeneration  *self,
   return TRUE;
 }
 
+/* The engine on the request's device with the request's model loaded. */
+static gboolean
+ensure_ready (HbGeneration        *self,
+              HbGenerationRequest *request,
+              GError             **error)
+{
+  g_autofree char *model_path = NULL;
+
+  return (model_path = resolve_model_path (request->model_path, error)) != NULL &&
+         ensure_engine (self, request->device, error) &&
+         ensure_model (self, &model_path, error);
+}
+
 static void
 run_generation (GTask        *task,
                 gpointer      source_object,
@@ -303,12 +316,9 @@ run_generation (GTask        *task,
   RunData *run = task_data;
   HbGenerationRequest *request = run->request;
   GError *error = NULL;
-  g_autofree char *model_path = NULL;
   Message *started;
 
-  if ((model_path = resolve_model_path (request->model_path, &error)) == NULL ||
-      !ensure_engine (self, request->device, &error) ||
-      !ensure_model (self, &model_path, &error))
+  if (!ensure_ready (self, request, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -355,13 +365,10 @@ run_warm_up (GTask        *task,
              GCancellable *cancellable)
 {
   HbGenerateParams params = run->request->params;
-  g_autofree char *model_path = NULL;
   GError *error = NULL;
   HbImage *image;
 
-  if ((model_path = resolve_model_path (run->request->model_path, &error)) == NULL ||
-      !ensure_engine (self, run->request->device, &error) ||
-      !ensure_model (self, &model_path, &error))
+  if (!ensure_ready (self, run->request, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -465,6 +472,8 @@ start_run (HbGeneration        *self,
            HbGenerationRequest *request)
 {
   g_autoptr(GTask) task = NULL;
+  g_autofree char *path = NULL;
+  GError *error = NULL;
   RunData *run;
 
   self->cancellable = g_cancellable_new ();
@@ -487,6 +496,13 @@ start_run (HbGeneration        *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
     }
 
+  /* A missing model is reported at once, not after a warm-up that holds
+   * the engine thread (the worker checks again). */
+  if ((path = resolve_model_path (request->model_path, &error)) == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   push_task (self, g_steal_pointer (&task));
 }
 
