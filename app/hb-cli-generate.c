@@ -420,7 +420,19 @@ typedef struct {
 } OpTotal;
 
 static void
-print_profile (const char *what, GArray *timings)
+print_nodes (GArray *timings)
+{
+  printf ("\n  %-4s %-20s %-40s %8s %10s\n", "#", "op", "node", "ms", "GFLOP/s");
+  for (guint i = 0; i < timings->len; i++)
+    {
+      HbOpTiming *t = &g_array_index (timings, HbOpTiming, i);
+      printf ("  %-4u %-20s %-40s %8.3f %10.1f\n", i, hb_op_name (t->op), t->name ? t->name : "",
+              t->ms, t->ms > 0 ? t->flops / (t->ms * 1e6) : 0.0);
+    }
+}
+
+static void
+print_profile (const char *what, GArray *timings, gboolean nodes)
 {
   g_autoptr(GHashTable) totals = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   g_autoptr(GList) values = NULL;
@@ -461,6 +473,8 @@ print_profile (const char *what, GArray *timings)
           k->data = NULL;
     }
   printf ("  %-20s %6s %10.1f\n", "total", "", all);
+  if (nodes)
+    print_nodes (timings);
 }
 
 int
@@ -469,13 +483,14 @@ hb_cli_bench (int argc, char **argv)
   g_autofree char *model_path = NULL, *size = NULL, *device = NULL;
   int steps = 3;
   double cfg = 7.0;
-  gboolean profile = TRUE;
+  gboolean profile = TRUE, nodes = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Checkpoint or diffusers folder (built-in model by default)", "PATH" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Picture size (the model's native size by default)", "WxH" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Sampling steps to time (3)", "N" },
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg, "CFG scale (7: two UNet batches per step)", "X" },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device, "Vulkan device: index or part of its name", "DEV" },
+    { "nodes", 0, 0, G_OPTION_ARG_NONE, &nodes, "Also list the GPU time of each node", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = new_context ("Time model loading, the text encoder, a sampling step and the VAE decoder.", entries);
@@ -564,11 +579,11 @@ hb_cli_bench (int argc, char **argv)
       prof = hb_engine_get_unet_profile (engine);
       if (prof != NULL)
         print_profile (params.cfg != 1.0f ? "one UNet evaluation (one step: both CFG halves in one batch)"
-                                          : "one UNet evaluation (one step)", prof);
+                                          : "one UNet evaluation (one step)", prof, nodes);
       g_clear_pointer (&prof, g_array_unref);
       prof = hb_engine_get_decode_profile (engine);
       if (prof != NULL)
-        print_profile ("VAE decode", prof);
+        print_profile ("VAE decode", prof, nodes);
     }
   return 0;
 }

@@ -57,7 +57,8 @@ struct _HbModel {
   HbVaeConfig   vae;
   float         rgb_matrix[12];
   float         rgb_bias[3];
-  CachedGraph   text, denoise, decode, encode, preview;
+  int64_t       kv_width;     /* hb_unet_context_kv_width: 0, or the context graph is used */
+  CachedGraph   text, context, denoise, decode, encode, preview;
 };
 
 /* SD 1.5's latent→RGB factors (the web UIs' "approx cheap" preview). */
@@ -254,6 +255,7 @@ hb_model_free (HbModel *model)
   if (model == NULL)
     return;
   cached_graph_clear (model, &model->text);
+  cached_graph_clear (model, &model->context);
   cached_graph_clear (model, &model->denoise);
   cached_graph_clear (model, &model->decode);
   cached_graph_clear (model, &model->encode);
@@ -311,6 +313,7 @@ hb_model_load (HbEngine *engine, const char *path, GError **error)
     }
   if (hb_checkpoint_is_v_prediction (model->ckpt))
     model->unet.v_prediction = TRUE;
+  model->kv_width = hb_unet_context_kv_width (model->weights, &model->unet);
   model->tokenizer = hb_tokenizer_load (NULL, path, error);
   if (model->tokenizer == NULL)
     return NULL;
@@ -464,9 +467,15 @@ build_text (HbModel *m, const int key[4], CachedGraph *cg)
 }
 
 static HbGraph *
+build_context (HbModel *m, const int key[4], CachedGraph *cg)
+{
+  return hb_unet_context_build (m->weights, &m->unet, key[0], key[1], &cg->in[0], &cg->out);
+}
+
+static HbGraph *
 build_denoise (HbModel *m, const int key[4], CachedGraph *cg)
 {
-  return hb_unet_build (m->weights, &m->unet, key[0], key[1], key[2], key[3],
+  return hb_unet_build (m->weights, &m->unet, key[0], key[1], key[2], key[3], m->kv_width,
                         &cg->in[0], &cg->in[1], &cg->in[2], &cg->out);
 }
 
@@ -650,7 +659,7 @@ typedef struct {
   gsize                   n;              /* latent floats (one picture) */
   int                     batch;          /* 2 with guidance, else 1 */
   float                  *x_in;           /* [batch, h, w, in_channels] */
-  int                     in_channels;    /* 4, or 6 with coordinate planes */
+  int                     in_channels;    /* hb_unet_x_channels: 4, or 8 with coordinate planes */
   float                  *eps;
   float                  *nchw;
   /* img2img / inpainting */
@@ -713,7 +722,8 @@ run_denoise (gpointer user, const float *x, float sigma, float *denoised, GError
           dst[i] = x[i] * c_in;
       else
         /* The planes after the latent hold each pixel's x and y (centres,
-         * -1 at the left/top edge to 1), as sd_reference.coord_planes. */
+         * -1 at the left/top edge to 1), as sd_reference.coord_planes;
+         * the channels after them stay zero. */
         for (int py = 0; py < r->h; py++)
           for (int px = 0; px < r->w; px++)
             {
@@ -983,8 +993,8 @@ generate_locked (HbEngine *engine, HbModel *model, const HbGenerateParams *param
   r.n = (gsize) r.h * r.w * 4;
   r.batch = params->cfg != 1.0f ? 2 : 1;
   r.rng = hb_rng_new (params->rng, params->seed);
-  r.in_channels = model->unet.in_channels;
-  r.x_in = g_new (float, (gsize) r.h * r.w * r.in_channels * r.batch);
+  r.in_channels = hb_unet_x_channels (&model->unet);
+  r.x_in = g_new0 (float, (gsize) r.h * r.w * r.in_channels * r.batch);
   r.eps = g_new (float, r.n * r.batch);
   r.nchw = g_new (float, r.n);
   r.preview = hb_image_new (r.w, r.h);
@@ -993,6 +1003,26 @@ generate_locked (HbEngine *engine, HbModel *model, const HbGenerateParams *param
   tm->text_ms = (g_get_monotonic_time () - t0) / 1000.0;
   if (ctx == NULL || cancelled (&r, error))
     goto out;
+  if (model->kv_width > 0)
+    {
+      /* The keys and values of the context are the same at every step:
+       * computed once here, they are the UNet graph's input. */
+      int key[4] = { r.batch, ctx_len, 0, 0 };
+      float *kv = g_new (float, (gsize) r.batch * ctx_len * model->kv_width);
+
+      if (!ensure_graph (model, &model->context, key, build_context, error)
+          || !hb_backend_set_input (engine->backend, model->context.in[0], ctx,
+                                    nbytes (model->context.in[0]), error)
+          || !hb_backend_compute (engine->backend, model->context.graph, error)
+          || !hb_backend_get_output (engine->backend, model->context.out, kv,
+                                     nbytes (model->context.out), error))
+        {
+          g_free (kv);
+          goto out;
+        }
+      g_free (ctx);
+      ctx = kv;
+    }
   {
     int key[4] = { r.batch, r.h, r.w, ctx_len };
     if (!ensure_graph (model, &model->denoise, key, build_denoise, error)

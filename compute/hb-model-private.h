@@ -41,6 +41,10 @@ HbTensor  *hb_weights_get        (HbWeights *w, HbGraph *g, const char *key, HbW
  * dimension, e.g. to_q|to_k|to_v into one matmul. */
 HbTensor  *hb_weights_get_cat    (HbWeights *w, HbGraph *g, const char *const *keys, guint n,
                                   HbWeightRole role);
+/* A conv weight [Cout, KH, KW, cin] whose input channels beyond the
+ * stored ones are zeros: for an input widened to a multiple of 4, which
+ * the CPU-type kernels read as RGBA texels. */
+HbTensor  *hb_weights_get_conv_padded (HbWeights *w, HbGraph *g, const char *key, int64_t cin);
 GError    *hb_weights_error      (HbWeights *w);
 /* Gives back the host memory of every weight converted so far, once the
  * backend holds its own copy (after hb_backend_prepare). A trimmed weight
@@ -102,14 +106,33 @@ gboolean   hb_vae_config_read    (HbWeights *w, HbVaeConfig *cfg, GError **error
 
 /* Graphs. Inputs and outputs are returned through the pointers.
  *  text:  ids I32 [B, 77] -> hidden [B, 77, width]; clip_skip >= 1
- *  unet:  x [B, h, w, 4], t [B], ctx [B, L, context_dim] -> eps [B, h, w, 4]
+ *  unet:  x [B, h, w, hb_unet_x_channels] (the latent, then coordinate planes,
+ *         then zeros), t [B], ctx [B, L, context_dim] -> eps [B, h, w, 4];
+ *         with ctx_kv_width > 0, ctx is instead the context's keys and
+ *         values [B, L, ctx_kv_width] as the context graph computes them
+ *         (they do not change from step to step)
+ *  context: ctx [B, L, context_dim] -> keys and values of every
+ *         cross-attention [B, L, hb_unet_context_kv_width]
  *  decode: z [1, h, w, 4] (already divided by the scale factor) -> image [1, 8h, 8w, 3] in [-1, 1]
  *  encode: image [1, H, W, 3] in [-1, 1] -> mean [1, H/8, W/8, 4] (not yet scaled) */
 HbGraph   *hb_clip_build         (HbWeights *w, const HbClipConfig *cfg, int batch, int clip_skip,
                                   HbTensor **ids, HbTensor **hidden);
 HbGraph   *hb_unet_build         (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
-                                  int ctx_len, HbTensor **x, HbTensor **t, HbTensor **ctx,
-                                  HbTensor **eps);
+                                  int ctx_len, int64_t ctx_kv_width, HbTensor **x, HbTensor **t,
+                                  HbTensor **ctx, HbTensor **eps);
+/* Width of the context graph's output; 0 where some cross-attention block
+ * cannot join it (the UNet graph then reads the context itself). */
+int64_t    hb_unet_context_kv_width (HbWeights *w, const HbUnetConfig *cfg);
+HbGraph   *hb_unet_context_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int ctx_len,
+                                  HbTensor **ctx, HbTensor **kv);
+
+/* Channels of the UNet's input x: in_channels rounded up to a multiple of
+ * 4 (the CPU-type kernels read activations as RGBA texels). */
+static inline int
+hb_unet_x_channels (const HbUnetConfig *cfg)
+{
+  return (cfg->in_channels + 3) & ~3;
+}
 HbGraph   *hb_vae_decode_build   (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,
                                   HbTensor **z, HbTensor **image);
 HbGraph   *hb_vae_encode_build   (HbWeights *w, const HbVaeConfig *cfg, int h, int wd,

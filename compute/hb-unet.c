@@ -448,6 +448,7 @@ walk_blocks (Unet *u, BlockFunc func, gpointer data)
 typedef struct {
   GPtrArray *emb_w, *emb_b, *kv_w;   /* weight keys */
   int64_t    emb_n, kv_n;            /* columns so far */
+  int        cross_blocks;           /* cross-attention blocks, shared or not */
 } BlockKeys;
 
 static void
@@ -476,6 +477,7 @@ collect_keys (Unet *u, BlockKind kind, const char *p, gpointer data)
 
         if (bp == NULL)
           break;
+        bk->cross_blocks++;
         a = g_strdup_printf ("%sattn2.", bp);
         kk = g_strdup_printf ("%sto_k.weight", a);
         c = dim0 (u->w, kk);
@@ -488,16 +490,46 @@ collect_keys (Unet *u, BlockKind kind, const char *p, gpointer data)
       }
 }
 
-/* One matmul for all time-embedding projections, one for all keys and
- * values of the context. A model whose blocks do not fit (a weight
- * missing) keeps those blocks' own matmuls. */
 static void
-shared_projections (Unet *u, HbTensor *emb_silu, HbTensor *ctx)
+block_keys_collect (Unet *u, BlockKeys *bk)
 {
-  BlockKeys bk = { g_ptr_array_new_with_free_func (g_free), g_ptr_array_new_with_free_func (g_free),
-                   g_ptr_array_new_with_free_func (g_free), 0, 0 };
+  bk->emb_w = g_ptr_array_new_with_free_func (g_free);
+  bk->emb_b = g_ptr_array_new_with_free_func (g_free);
+  bk->kv_w = g_ptr_array_new_with_free_func (g_free);
+  bk->emb_n = bk->kv_n = 0;
+  bk->cross_blocks = 0;
+  walk_blocks (u, collect_keys, bk);
+}
 
-  walk_blocks (u, collect_keys, &bk);
+static void
+block_keys_clear (BlockKeys *bk)
+{
+  g_ptr_array_unref (bk->emb_w);
+  g_ptr_array_unref (bk->emb_b);
+  g_ptr_array_unref (bk->kv_w);
+}
+
+/* The context's keys and values for every cross-attention block that
+ * joins the shared matmul. */
+static HbTensor *
+context_kv (Unet *u, BlockKeys *bk, HbTensor *ctx)
+{
+  return hb_matmul (u->g, ctx,
+                    hb_weights_get_cat (u->w, u->g, (const char *const *) bk->kv_w->pdata,
+                                        bk->kv_w->len, HB_WEIGHT_MATRIX),
+                    TRUE, NULL, HB_ACT_NONE, NULL);
+}
+
+/* One matmul for all time-embedding projections, one for all keys and
+ * values of the context (unless the graph reads those as its input). A
+ * model whose blocks do not fit (a weight missing) keeps those blocks' own
+ * matmuls. */
+static void
+shared_projections (Unet *u, HbTensor *emb_silu, HbTensor *ctx, gboolean ctx_is_kv)
+{
+  BlockKeys bk;
+
+  block_keys_collect (u, &bk);
   if (bk.emb_w->len > 0)
     u->emb_all = hb_matmul (u->g, emb_silu,
                             hb_weights_get_cat (u->w, u->g, (const char *const *) bk.emb_w->pdata,
@@ -506,14 +538,57 @@ shared_projections (Unet *u, HbTensor *emb_silu, HbTensor *ctx)
                             hb_weights_get_cat (u->w, u->g, (const char *const *) bk.emb_b->pdata,
                                                 bk.emb_b->len, HB_WEIGHT_PLAIN),
                             HB_ACT_NONE, NULL);
-  if (bk.kv_w->len > 0)
-    u->kv_all = hb_matmul (u->g, ctx,
-                           hb_weights_get_cat (u->w, u->g, (const char *const *) bk.kv_w->pdata,
-                                               bk.kv_w->len, HB_WEIGHT_MATRIX),
-                           TRUE, NULL, HB_ACT_NONE, NULL);
-  g_ptr_array_unref (bk.emb_w);
-  g_ptr_array_unref (bk.emb_b);
-  g_ptr_array_unref (bk.kv_w);
+  if (ctx_is_kv)
+    u->kv_all = ctx;
+  else if (bk.kv_w->len > 0)
+    u->kv_all = context_kv (u, &bk, ctx);
+  block_keys_clear (&bk);
+}
+
+#define UNET_INIT(u, w, g, cfg, batch) \
+  Unet u = { w, g, cfg, batch, NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), \
+             NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) }
+
+static void
+unet_clear (Unet *u)
+{
+  g_hash_table_unref (u->emb_cols);
+  g_hash_table_unref (u->kv_cols);
+}
+
+int64_t
+hb_unet_context_kv_width (HbWeights *w, const HbUnetConfig *cfg)
+{
+  UNET_INIT (u, w, NULL, cfg, 1);
+  BlockKeys bk;
+  int64_t width;
+
+  block_keys_collect (&u, &bk);
+  width = bk.kv_w->len > 0 && (guint) bk.cross_blocks * 2 == bk.kv_w->len ? bk.kv_n : 0;
+  block_keys_clear (&bk);
+  unet_clear (&u);
+  return width;
+}
+
+HbGraph *
+hb_unet_context_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int ctx_len,
+                       HbTensor **ctx_out, HbTensor **kv_out)
+{
+  HbGraph *g = hb_graph_new ();
+  UNET_INIT (u, w, g, cfg, batch);
+  int64_t cs[3] = { batch, ctx_len, cfg->context_dim };
+  BlockKeys bk;
+  HbTensor *ctx, *kv;
+
+  ctx = hb_graph_input (g, "context", HB_DTYPE_F32, 3, cs);
+  block_keys_collect (&u, &bk);
+  kv = context_kv (&u, &bk, ctx);
+  block_keys_clear (&bk);
+  unet_clear (&u);
+  hb_graph_mark_output (g, kv);
+  *ctx_out = ctx;
+  *kv_out = kv;
+  return g;
 }
 
 typedef struct {
@@ -557,21 +632,20 @@ build_block (Unet *u, BlockKind kind, const char *p, gpointer data)
 
 HbGraph *
 hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
-               int ctx_len, HbTensor **x_out, HbTensor **t_out, HbTensor **ctx_out,
-               HbTensor **eps_out)
+               int ctx_len, int64_t ctx_kv_width, HbTensor **x_out, HbTensor **t_out,
+               HbTensor **ctx_out, HbTensor **eps_out)
 {
   HbGraph *g = hb_graph_new ();
-  Unet u = { w, g, cfg, batch, NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
-             NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
-  int64_t xs[4] = { batch, h, wd, cfg->in_channels };
+  UNET_INIT (u, w, g, cfg, batch);
+  int64_t xs[4] = { batch, h, wd, hb_unet_x_channels (cfg) };
   int64_t ts[1] = { batch };
-  int64_t cs[3] = { batch, ctx_len, cfg->context_dim };
-  HbTensor *x, *t, *ctx, *emb, *emb_silu;
+  int64_t cs[3] = { batch, ctx_len, ctx_kv_width > 0 ? ctx_kv_width : cfg->context_dim };
+  HbTensor *x, *t, *ctx, *emb, *emb_silu, *w_in;
   Builder b;
 
   x = hb_graph_input (g, "x", HB_DTYPE_F32, 4, xs);
   t = hb_graph_input (g, "timestep", HB_DTYPE_F32, 1, ts);
-  ctx = hb_graph_input (g, "context", HB_DTYPE_F32, 3, cs);
+  ctx = hb_graph_input (g, ctx_kv_width > 0 ? "context_kv" : "context", HB_DTYPE_F32, 3, cs);
 
   emb = hb_timestep_embed (g, t, cfg->model_channels, 10000.f);
   emb = hb_matmul (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.0.weight"), TRUE,
@@ -579,10 +653,13 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
   /* only SiLU(emb) is used: the last time_embed matmul applies it */
   emb_silu = hb_matmul (g, emb, W (&u, HB_WEIGHT_MATRIX, P "time_embed.2.weight"), TRUE,
                         W (&u, HB_WEIGHT_PLAIN, P "time_embed.2.bias"), HB_ACT_SILU, NULL);
-  shared_projections (&u, emb_silu, ctx);
+  shared_projections (&u, emb_silu, ctx, ctx_kv_width > 0);
 
-  b.x = hb_conv2d (g, x, W (&u, HB_WEIGHT_CONV, P "input_blocks.0.0.weight"),
-                   W (&u, HB_WEIGHT_PLAIN, P "input_blocks.0.0.bias"), 1, 1, NULL);
+  if (xs[3] != cfg->in_channels)
+    w_in = hb_weights_get_conv_padded (w, g, P "input_blocks.0.0.weight", xs[3]);
+  else
+    w_in = W (&u, HB_WEIGHT_CONV, P "input_blocks.0.0.weight");
+  b.x = hb_conv2d (g, x, w_in, W (&u, HB_WEIGHT_PLAIN, P "input_blocks.0.0.bias"), 1, 1, NULL);
   b.emb_silu = emb_silu;
   b.ctx = ctx;
   b.skips = g_ptr_array_new ();
@@ -590,8 +667,7 @@ hb_unet_build (HbWeights *w, const HbUnetConfig *cfg, int batch, int h, int wd,
   walk_blocks (&u, build_block, &b);
   x = b.x;
   g_ptr_array_unref (b.skips);
-  g_hash_table_unref (u.emb_cols);
-  g_hash_table_unref (u.kv_cols);
+  unet_clear (&u);
 
   x = hb_group_norm (g, x, W (&u, HB_WEIGHT_PLAIN, P "out.0.weight"),
                      W (&u, HB_WEIGHT_PLAIN, P "out.0.bias"), cfg->norm_groups, 1e-5f, TRUE);

@@ -459,3 +459,59 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
     }
   return leaf (g, keys[0], c);
 }
+
+HbTensor *
+hb_weights_get_conv_padded (HbWeights *w, HbGraph *g, const char *key, int64_t cin)
+{
+  g_autofree char *ckey = g_strdup_printf ("%d:%" G_GINT64_FORMAT ":%s", HB_WEIGHT_CONV, cin, key);
+  Converted *c = g_hash_table_lookup (w->cache, ckey);
+
+  if (c == NULL || c->trimmed)
+    {
+      Converted *src = convert (w, key, HB_WEIGHT_CONV);
+      int64_t pixels, have;
+      gsize esize;
+
+      if (src == NULL)
+        return stand_in (g, key);
+      have = src->shape[3];
+      if (have > cin)
+        {
+          fail (w, "tensor “%s” reads %" G_GINT64_FORMAT " channels, more than the %"
+                G_GINT64_FORMAT " of its input", key, have, cin);
+          converted_free (src);
+          return stand_in (g, key);
+        }
+      c = g_new0 (Converted, 1);
+      c->dtype = src->dtype;
+      c->ndim = 4;
+      memcpy (c->shape, src->shape, sizeof c->shape);
+      c->shape[3] = cin;
+      esize = hb_dtype_size (c->dtype);
+      pixels = src->shape[0] * src->shape[1] * src->shape[2];
+      c->bytes = pixels * cin * esize;
+      /* Anonymous pages come zeroed: the added channels read nothing. */
+      c->data = mmap (NULL, MAX (c->bytes, 1), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (c->data == MAP_FAILED)
+        {
+          c->data = NULL;
+          fail (w, "tensor “%s”: not enough memory to convert it", key);
+          converted_free (src);
+          converted_free (c);
+          return stand_in (g, key);
+        }
+      for (int64_t p = 0; p < pixels; p++)
+        memcpy ((guint8 *) c->data + p * cin * esize, (const guint8 *) src->data + p * have * esize,
+                have * esize);
+      if (src->in_place)
+        drop_pages (src->data, src->bytes);
+      else
+        w->host_bytes -= src->bytes;
+      converted_free (src);
+      w->host_bytes += c->bytes;
+      retire (w, ckey);
+      remember (w, g_steal_pointer (&ckey), c);
+    }
+  return leaf (g, key, c);
+}

@@ -211,12 +211,35 @@ test_unet (Fixture *f, gconstpointer data)
   g_assert_cmpint (cfg.context_dim, ==, 64);
   g_assert_cmpint (cfg.heads, ==, 2);
   g_assert_cmpint (cfg.n_levels, ==, 3);
-  g = hb_unet_build (f->weights, &cfg, 2, 8, 8, 77, &x, &t, &ctx, &eps);
+  g = hb_unet_build (f->weights, &cfg, 2, 8, 8, 77, 0, &x, &t, &ctx, &eps);
   run_graph (f, g, (HbTensor *[]) { x, t, ctx }, (const void *[]) { x_nhwc, tsteps, context },
              3, eps, out);
   e = nmse (out, ref, nr);
   g_test_message ("UNet: NMSE %.3g", e);
   g_assert_cmpfloat (e, <, NMSE_TOL);
+
+  /* As the engine runs it: the context's keys and values computed once by
+   * their own graph, then read by the UNet graph as its input. */
+  {
+    int64_t width = hb_unet_context_kv_width (f->weights, &cfg);
+    g_autoptr(HbGraph) cg = NULL;
+    g_autofree float *kv = NULL;
+    HbTensor *cin, *kvt;
+
+    g_assert_cmpint (width, >, 0);
+    cg = hb_unet_context_build (f->weights, &cfg, 2, 77, &cin, &kvt);
+    g_assert_cmpint (kvt->shape[2], ==, width);
+    kv = g_new (float, hb_tensor_nelements (kvt));
+    run_graph (f, cg, &cin, (const void *[]) { context }, 1, kvt, kv);
+    g_clear_pointer (&g, hb_graph_free);
+    g = hb_unet_build (f->weights, &cfg, 2, 8, 8, 77, width, &x, &t, &ctx, &eps);
+    g_assert_cmpint (ctx->shape[2], ==, width);
+    run_graph (f, g, (HbTensor *[]) { x, t, ctx }, (const void *[]) { x_nhwc, tsteps, kv },
+               3, eps, out);
+    e = nmse (out, ref, nr);
+    g_test_message ("UNet, keys and values of the context as input: NMSE %.3g", e);
+    g_assert_cmpfloat (e, <, NMSE_TOL);
+  }
 }
 
 static void
