@@ -557,7 +557,7 @@ hb_cli_bench (int argc, char **argv)
   hb_engine_get_timings (engine, &warm);
 
   printf ("model load (map + check)   %10.1f ms\n", load_ms);
-  printf ("first run (builds, uploads)%10.1f ms\n", first.total_ms);
+  printf ("first run (builds, uploads)%10.1f ms  (text %.0f, sampling %.0f, decode %.0f)\n", first.total_ms, first.text_ms, first.sample_ms, first.decode_ms);
   printf ("text encoder               %10.1f ms\n", warm.text_ms);
   printf ("sampling step              %10.1f ms  (mean of %d)\n", warm.sample_ms / MAX (1, warm.steps_run), warm.steps_run);
   printf ("VAE decode                 %10.1f ms\n", warm.decode_ms);

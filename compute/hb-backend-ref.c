@@ -166,6 +166,7 @@ op_conv2d (RefCtx *ctx, HbTensor *t, float *dst)
   int64_t Co = tw->shape[0], KH = tw->shape[1], KW = tw->shape[2];
   int64_t Ho = t->shape[1], Wo = t->shape[2];
   int stride = t->iparams[HB_CONV_STRIDE], pad = t->iparams[HB_CONV_PAD];
+  gboolean res_per_image = res != NULL && hb_conv2d_residual_per_image (t);
 
   for (int64_t b = 0; b < B; b++)
     for (int64_t oy = 0; oy < Ho; oy++)
@@ -194,7 +195,7 @@ op_conv2d (RefCtx *ctx, HbTensor *t, float *dst)
               }
             o = ((b * Ho + oy) * Wo + ox) * Co + co;
             if (res)
-              acc += res[o];
+              acc += res[res_per_image ? b * Co + co : o];
             dst[o] = (float) acc;
           }
 }

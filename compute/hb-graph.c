@@ -434,8 +434,13 @@ hb_conv2d_asym (HbGraph *g, HbTensor *x, HbTensor *w, HbTensor *bias,
         "%" PRId64 " bias values for %" PRId64 " output channels (of “%s”)",
         bias ? hb_tensor_nelements (bias) : 0, shape[3], w->name);
   t = new_node (g, HB_OP_CONV2D, HB_DTYPE_F32, 4, shape);
+  /* The residual is the output's shape, or one vector per image
+   * [B, 1, 1, Cout] added to every pixel (a res block's time embedding). */
   if (residual != NULL)
-    fits (g, hb_tensor_nelements (residual) == hb_tensor_nelements (t), residual, w,
+    fits (g, hb_tensor_nelements (residual) == hb_tensor_nelements (t)
+             || (residual->ndim == 4 && residual->shape[0] == shape[0] && residual->shape[1] == 1
+                 && residual->shape[2] == 1 && residual->shape[3] == shape[3]),
+          residual, w,
           "its %" PRId64 " output channels cannot be added to the residual connection",
           shape[3]);
   t->src[0] = x;
@@ -447,6 +452,15 @@ hb_conv2d_asym (HbGraph *g, HbTensor *x, HbTensor *w, HbTensor *bias,
   t->iparams[HB_CONV_PAD_END] = pad_end;
   set_name (t, "conv2d", NULL);
   return t;
+}
+
+gboolean
+hb_conv2d_residual_per_image (const HbTensor *t)
+{
+  const HbTensor *r = t->src[3];
+
+  return t->op == HB_OP_CONV2D && r != NULL && r->ndim == 4 && r->shape[1] == 1
+         && r->shape[2] == 1;
 }
 
 HbTensor *

@@ -94,7 +94,8 @@ enum {
   /* HB_OP_MATMUL: src0 a, src1 b, src2 bias|NULL, src3 residual|NULL */
   HB_MATMUL_TRANS_B = 0,   /* 1: b is [N,K] (a linear weight), 0: b is [K,N] */
   HB_MATMUL_ACT = 1,       /* HbActivation applied before the residual add */
-  /* HB_OP_CONV2D: src0 x, src1 w, src2 bias|NULL, src3 residual|NULL */
+  /* HB_OP_CONV2D: src0 x, src1 w, src2 bias|NULL, src3 residual|NULL (the
+   * output's shape, or [B, 1, 1, Cout]: added to each pixel of image B) */
   HB_CONV_STRIDE = 0,
   HB_CONV_PAD = 1,         /* zero padding before (top/left) */
   HB_CONV_PAD_END = 2,     /* zero padding after (bottom/right); Ho = (H + pad + pad_end - KH) / stride + 1 */
@@ -164,6 +165,8 @@ HbTensor  *hb_conv2d                 (HbGraph *g, HbTensor *x, HbTensor *w, HbTe
 /* The VAE encoder's downsampling pads only the bottom and right edges. */
 HbTensor  *hb_conv2d_asym            (HbGraph *g, HbTensor *x, HbTensor *w, HbTensor *bias,
                                       int stride, int pad, int pad_end, HbTensor *residual);
+/* TRUE when conv node t's residual is one vector per image, not a picture. */
+gboolean   hb_conv2d_residual_per_image (const HbTensor *t);
 HbTensor  *hb_group_norm             (HbGraph *g, HbTensor *x, HbTensor *gamma, HbTensor *beta,
                                       int groups, float eps, gboolean silu);
 HbTensor  *hb_layer_norm             (HbGraph *g, HbTensor *x, HbTensor *gamma, HbTensor *beta,

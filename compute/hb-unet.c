@@ -88,8 +88,6 @@ res_block (Unet *u, const char *p, HbTensor *x, HbTensor *emb_silu)
   cout = dim0 (u->w, k);
   h = hb_group_norm (g, x, W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.weight", p),
                      W (u, HB_WEIGHT_PLAIN, "%sin_layers.0.bias", p), u->cfg->norm_groups, 1e-5f, TRUE);
-  h = hb_conv2d (g, h, W (u, HB_WEIGHT_CONV, "%sin_layers.2.weight", p),
-                 W (u, HB_WEIGHT_PLAIN, "%sin_layers.2.bias", p), 1, 1, NULL);
   eshape[0] = u->batch;
   eshape[1] = 1;
   eshape[2] = 1;
@@ -108,7 +106,9 @@ res_block (Unet *u, const char *p, HbTensor *x, HbTensor *emb_silu)
                      W (u, HB_WEIGHT_PLAIN, "%semb_layers.1.bias", p));
       e = hb_reshape (g, e, 4, eshape);
     }
-  h = hb_add (g, h, e);
+  /* the time embedding, one vector per image, added by the conv itself */
+  h = hb_conv2d (g, h, W (u, HB_WEIGHT_CONV, "%sin_layers.2.weight", p),
+                 W (u, HB_WEIGHT_PLAIN, "%sin_layers.2.bias", p), 1, 1, e);
   h = hb_group_norm (g, h, W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.weight", p),
                      W (u, HB_WEIGHT_PLAIN, "%sout_layers.0.bias", p), u->cfg->norm_groups, 1e-5f, TRUE);
   if (has (u, "%sskip_connection.weight", p))

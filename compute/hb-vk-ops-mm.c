@@ -53,6 +53,7 @@
 
 #define FLAG_BIAS     1u
 #define FLAG_RESIDUAL 2u
+#define FLAG_RES_IMAGE 4u
 #define ACT_SHIFT     4u
 
 /* The push constants of matmul_common.glsl. */
@@ -377,6 +378,7 @@ hb_vk_record_matmul (HbVkCtx *ctx, HbTensor *node, GError **error)
 
 typedef struct {
   HbTensor *node, *x, *w, *res;
+  gboolean  res_per_image;  /* res is [B, 1, 1, Cout] (FLAG_RES_IMAGE) */
   gboolean  cpu;
   int64_t   B, H, W, Cin, Ho, Wo, Cout, KH, KW;
   int       stride, pad;
@@ -403,7 +405,16 @@ conv_dispatch (HbVkCtx *ctx, const ConvJob *j, MmPush push, int64_t b0, int64_t 
                            error))
     return FALSE;
   push.d_base = (gint32) (off - m_begin * j->Cout);
-  if (j->res != NULL)
+  if (j->res != NULL && j->res_per_image)
+    {
+      int64_t first = b0 * j->res->stride[0];
+
+      if (!hb_vk_bind_storage (ctx, 1, j->res, first, (nb - 1) * j->res->stride[0] + j->Cout,
+                               HB_VK_READ, &off, error))
+        return FALSE;
+      push.r_base = (gint32) off - (gint32) first;
+    }
+  else if (j->res != NULL)
     {
       if (!hb_vk_bind_storage (ctx, 1, j->res, m_begin * j->Cout, M * j->Cout, HB_VK_READ, &off,
                                error))
@@ -521,7 +532,9 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
     return TRUE;
   if (!hb_tensor_is_contiguous (j.x) || !hb_tensor_is_contiguous (j.w))
     return hb_vk_unsupported (node, "its input or weight is not contiguous", error);
-  if (j.res != NULL && !hb_tensor_is_contiguous (j.res))
+  j.res_per_image = hb_conv2d_residual_per_image (node);
+  if (j.res != NULL && (j.res_per_image ? j.res->stride[3] != 1 || j.res->stride[0] > G_MAXINT32
+                                        : !hb_tensor_is_contiguous (j.res)))
     return hb_vk_unsupported (node, "its residual is not contiguous", error);
   if (j.KH > 255 || j.KW > 255 || j.stride > 255 || j.pad > 255 || j.pad < 0
       || j.H > G_MAXINT32 / 2 || j.W > G_MAXINT32 / 2)
@@ -550,6 +563,11 @@ hb_vk_record_conv2d (HbVkCtx *ctx, HbTensor *node, GError **error)
   push.conv_geom = (guint32) (j.KH << 24 | j.KW << 16 | j.stride << 8 | j.pad);
   if (j.res != NULL)
     push.flags |= FLAG_RESIDUAL;
+  if (j.res_per_image)
+    {
+      push.flags |= FLAG_RES_IMAGE;
+      push.r_row = (guint32) j.res->stride[0];
+    }
 
   if (!hb_vk_begin (ctx, variant, error))
     return FALSE;

@@ -93,7 +93,11 @@ void main()
       }
 
   [[unroll]] for (uint i = 0u; i < TM; i++)
-    [[unroll]] for (uint j = 0u; j < TN; j++)
-      if (m0 + i < p.M && n0 + j < p.N)
-        hb_store(0u, p.m_begin + m0 + i, n0 + j, acc[i][j]);
+    {
+      int rrow = hb_res_row(0u, p.m_begin + m0 + i);
+
+      [[unroll]] for (uint j = 0u; j < TN; j++)
+        if (m0 + i < p.M && n0 + j < p.N)
+          hb_store_row(0u, p.m_begin + m0 + i, n0 + j, acc[i][j], rrow);
+    }
 }

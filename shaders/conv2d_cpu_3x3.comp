@@ -99,10 +99,12 @@ void main()
   [[unroll]] for (uint i = 0u; i < TM; i++)
     {
       uint oy = uint(oy0) + i;
+      uint m = (b * p.conv_ho + oy) * p.conv_wo + uint(ox);
+      int rrow = hb_res_row(0u, m);
 
       if (uint(ox) < p.conv_wo && oy < p.conv_ho)
         [[unroll]] for (uint j = 0u; j < TN; j++)
           if (p.n_begin + j < p.N)
-            hb_store(0u, (b * p.conv_ho + oy) * p.conv_wo + uint(ox), p.n_begin + j, acc[i][j]);
+            hb_store_row(0u, m, p.n_begin + j, acc[i][j], rrow);
     }
 }

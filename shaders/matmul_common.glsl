@@ -14,6 +14,7 @@
 
 #define HB_FLAG_BIAS     1u
 #define HB_FLAG_RESIDUAL 2u
+#define HB_FLAG_RES_IMAGE 4u  // conv2d: the residual is one row per image, r_row apart
 #define HB_ACT_SHIFT     4u
 
 #define HB_ACT_NONE       0u
@@ -55,15 +56,31 @@ float hb_activate(float x, uint act)
   return x;
 }
 
-// Applies bias, activation and residual to output (batch, m, n) and stores it.
-void hb_store(uint batch, uint m, uint n, float acc)
+// Where the residual of output row (batch, m) starts in res[]. Kernels
+// that store a tile call it once per row: inlined per element, its
+// division made lavapipe's compile twice as long.
+int hb_res_row(uint batch, uint m)
+{
+  if ((p.flags & HB_FLAG_RES_IMAGE) != 0u)
+    return p.r_base + int(m / (p.conv_ho * p.conv_wo) * p.r_row);
+  return p.r_base + int(batch * p.r_batch + m * p.r_row);
+}
+
+// Applies bias, activation and residual (from res[res_row + n]) to output
+// (batch, m, n) and stores it.
+void hb_store_row(uint batch, uint m, uint n, float acc, int res_row)
 {
   if ((p.flags & HB_FLAG_BIAS) != 0u)
     acc += texelFetch(t_bias, p.bias_base + int(n)).x;
   acc = hb_activate(acc, p.flags >> HB_ACT_SHIFT);
   if ((p.flags & HB_FLAG_RESIDUAL) != 0u)
-    acc += res[p.r_base + int(batch * p.r_batch + m * p.r_row + n)];
+    acc += res[res_row + int(n)];
   dst[p.d_base + int(batch * p.d_batch + m * p.d_row + n)] = acc;
+}
+
+void hb_store(uint batch, uint m, uint n, float acc)
+{
+  hb_store_row(batch, m, n, acc, hb_res_row(batch, m));
 }
 
 #endif

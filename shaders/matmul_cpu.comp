@@ -73,9 +73,13 @@ void main()
     }
 
   [[unroll]] for (uint i = 0u; i < TM; i++)
-    [[unroll]] for (uint j = 0u; j < TN; j++)
-      if (m0 + i < p.M && n0 + j < p.N)
-        hb_store(batch, m0 + i, n0 + j, acc[i][j]);
+    {
+      int rrow = hb_res_row(batch, m0 + i);
+
+      [[unroll]] for (uint j = 0u; j < TN; j++)
+        if (m0 + i < p.M && n0 + j < p.N)
+          hb_store_row(batch, m0 + i, n0 + j, acc[i][j], rrow);
+    }
 #else
   int bcol[TN / 4];
   vec4 acc[TM][TN / 4];
@@ -105,8 +109,12 @@ void main()
     }
 
   [[unroll]] for (uint i = 0u; i < TM; i++)
-    [[unroll]] for (uint j = 0u; j < TN; j++)
-      if (m0 + i < p.M && n0 + j < p.N)
-        hb_store(batch, m0 + i, n0 + j, acc[i][j / 4u][j % 4u]);
+    {
+      int rrow = hb_res_row(batch, m0 + i);
+
+      [[unroll]] for (uint j = 0u; j < TN; j++)
+        if (m0 + i < p.M && n0 + j < p.N)
+          hb_store_row(batch, m0 + i, n0 + j, acc[i][j / 4u][j % 4u], rrow);
+    }
 #endif
 }

@@ -192,6 +192,42 @@ test_conv2d_3x3 (gconstpointer family)
     run_conv_case (&cases[i], 40 + i);
 }
 
+/* A residual of one vector per image ([B, 1, 1, Cout], a res block's time
+ * embedding), read as a column slice of a wider tensor as the UNet's
+ * shared time-embedding matmul leaves it: through the generic, narrow and
+ * 3x3 CPU kernels, and a 1x1 output. */
+static void
+test_conv2d_residual_per_image (gconstpointer family)
+{
+  static const ConvCase cases[] = {
+    { 2, 9, 7, 8, 12, 3, 1, 1, 1, HB_DTYPE_F16, TRUE, TRUE },
+    { 2, 6, 5, 16, 72, 3, 1, 1, 1, HB_DTYPE_F32, TRUE, TRUE },
+    { 2, 70, 61, 32, 12, 3, 1, 1, 1, HB_DTYPE_F16, TRUE, TRUE },
+    { 3, 1, 1, 8, 20, 3, 1, 1, 1, HB_DTYPE_F32, FALSE, TRUE },
+  };
+
+  use_family (family);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const ConvCase *c = &cases[i];
+      g_autoptr(HbTestCase) tc = hb_test_case_new (60 + i);
+      int64_t xshape[4] = { c->B, c->H, c->W, c->Cin };
+      int64_t wshape[4] = { c->Cout, c->k, c->k, c->Cin };
+      int64_t wide = c->Cout + 13;
+      int64_t eshape[2] = { c->B, wide };
+      int64_t rshape[4] = { c->B, 1, 1, c->Cout };
+      int64_t rstride[4] = { wide, c->Cout, c->Cout, 1 };
+      HbTensor *x = hb_test_input (tc, HB_DTYPE_F32, 4, xshape, 1.0);
+      HbTensor *w = hb_test_weight (tc, c->wtype, 4, wshape, 1.0);
+      HbTensor *bias = c->bias ? hb_test_weight (tc, c->wtype, 1, &c->Cout, 1.0) : NULL;
+      HbTensor *emb = hb_test_input (tc, HB_DTYPE_F32, 2, eshape, 1.0);
+      HbTensor *res = hb_view (tc->graph, emb, 4, rshape, rstride, 5);
+
+      check (tc, hb_conv2d_asym (tc->graph, x, w, bias, c->stride, c->pad, c->pad_end, res),
+             TOL_MM);
+    }
+}
+
 /* 1 x 262 x 256 x 520 fp32 outputs are 133 MiB: slices of output rows,
  * each binding only the input rows it reads. */
 static void
@@ -271,6 +307,7 @@ main (int argc, char **argv)
       g_autofree char *p_conv = g_strdup_printf ("/huabu/vk/conv2d/%s", fam);
       g_autofree char *p_conv3 = g_strdup_printf ("/huabu/vk/conv2d-3x3/%s", fam);
       g_autofree char *p_convb = g_strdup_printf ("/huabu/vk/conv2d-big/%s", fam);
+      g_autofree char *p_convr = g_strdup_printf ("/huabu/vk/conv2d-residual-per-image/%s", fam);
       g_autofree char *p_attn = g_strdup_printf ("/huabu/vk/attention/%s", fam);
       g_autofree char *p_qkv = g_strdup_printf ("/huabu/vk/attention-fused-qkv/%s", fam);
 
@@ -280,6 +317,7 @@ main (int argc, char **argv)
       g_test_add_data_func (p_conv, fam, test_conv2d);
       g_test_add_data_func (p_conv3, fam, test_conv2d_3x3);
       g_test_add_data_func (p_convb, fam, test_conv2d_big);
+      g_test_add_data_func (p_convr, fam, test_conv2d_residual_per_image);
       g_test_add_data_func (p_attn, fam, test_attention);
       g_test_add_data_func (p_qkv, fam, test_attention_fused_qkv);
     }
