@@ -38,4 +38,4 @@ $py "$here/eval_shapes.py" reference "$model" "$models/heldout.json" "$out/refer
 $py "$here/eval_shapes.py" engine "$models/heldout.json" "$out/engine-cpu-rng" --cli "$cli" --model "$model" --cfg 6 --n "$nref" --rng CPU | grep "pictures in"
 $py "$here/eval_shapes.py" psnr "$out/reference" "$out/engine-cpu-rng"
 echo "== speed"
-"$cli" bench --model "$model" --steps 20 --cfg 6 2>&1 | grep -v "^ "
+"$cli" bench --model "$model" --steps 20 --cfg 6 --runs 9 2>&1 | grep -v "^  [a-z_0-9]"
