@@ -53,7 +53,7 @@ SIZE = sd.SIZE
 MIN_AREA = 40
 FG_DISTANCE = 60.0
 # Bounding-box side (pixels) between small and large, for one and two objects.
-SIZE_SPLIT = {1: 0.33 * SIZE, 2: 0.26 * SIZE}
+SIZE_SPLIT = {1: 0.344 * SIZE, 2: 0.275 * SIZE}
 ANGLES = (-0.15, 0.0, 0.15)
 
 

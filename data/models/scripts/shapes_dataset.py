@@ -74,8 +74,8 @@ PLACE_PAIRS = [
 ]
 
 # Half-widths as a fraction of the picture: single objects / two objects.
-RADIUS = {"small": 0.11, "large": 0.22}
-RADIUS_PAIR = {"small": 0.09, "large": 0.17}
+RADIUS = {"small": 0.14, "large": 0.22}
+RADIUS_PAIR = {"small": 0.11, "large": 0.17}
 
 # Never in training: these colour x shape pairs are the evaluation's prompts.
 HELDOUT_PAIRS = [
