@@ -357,6 +357,31 @@ convert (HbWeights *w, const char *key, HbWeightRole role)
   return c;
 }
 
+/* A zero-filled conversion of `shape` in its own mapping, for a tensor
+ * built from checkpoint tensors; NULL (and the builder's error) when out
+ * of memory. */
+static Converted *
+converted_new_mapped (HbWeights *w, const char *key, HbDType dtype, int ndim,
+                      const int64_t shape[4])
+{
+  Converted *c = g_new0 (Converted, 1);
+
+  c->dtype = dtype;
+  c->ndim = ndim;
+  memcpy (c->shape, shape, sizeof c->shape);
+  c->bytes = shape[0] * shape[1] * shape[2] * shape[3] * hb_dtype_size (dtype);
+  c->data = mmap (NULL, MAX (c->bytes, 1), PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (c->data == MAP_FAILED)
+    {
+      c->data = NULL;
+      fail (w, "tensor “%s”: not enough memory to convert it", key);
+      converted_free (c);
+      return NULL;
+    }
+  return c;
+}
+
 static HbTensor *
 leaf (HbGraph *g, const char *name, Converted *c)
 {
@@ -422,24 +447,18 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
           row_elems = re;
           rows += parts[i]->shape[0];
         }
-      c = g_new0 (Converted, 1);
-      c->dtype = parts[0]->dtype;
-      c->ndim = parts[0]->ndim;
-      memcpy (c->shape, parts[0]->shape, sizeof c->shape);
-      c->shape[0] = rows;
-      esize = hb_dtype_size (c->dtype);
-      c->bytes = rows * row_elems * esize;
-      c->data = mmap (NULL, MAX (c->bytes, 1), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (c->data == MAP_FAILED)
-        {
-          c->data = NULL;
-          fail (w, "tensor “%s”: not enough memory to convert it", keys[0]);
-        }
+      {
+        int64_t shape[4];
+
+        memcpy (shape, parts[0]->shape, sizeof shape);
+        shape[0] = rows;
+        c = converted_new_mapped (w, keys[0], parts[0]->dtype, parts[0]->ndim, shape);
+      }
+      esize = hb_dtype_size (parts[0]->dtype);
       for (guint i = 0; i < n; i++)
         {
           gsize bytes = parts[i]->shape[0] * row_elems * esize;
-          if (c->data != NULL)
+          if (c != NULL)
             memcpy ((guint8 *) c->data + off, parts[i]->data, bytes);
           off += bytes;
           if (parts[i]->in_place)
@@ -448,11 +467,8 @@ hb_weights_get_cat (HbWeights *w, HbGraph *g, const char *const *keys, guint n, 
             w->host_bytes -= bytes;
           converted_free (parts[i]);
         }
-      if (c->data == NULL)
-        {
-          converted_free (c);
-          return stand_in (g, keys[0]);
-        }
+      if (c == NULL)
+        return stand_in (g, keys[0]);
       w->host_bytes += off;
       retire (w, ckey->str);
       remember (w, g_strdup (ckey->str), c);
@@ -469,7 +485,7 @@ hb_weights_get_conv_padded (HbWeights *w, HbGraph *g, const char *key, int64_t c
   if (c == NULL || c->trimmed)
     {
       Converted *src = convert (w, key, HB_WEIGHT_CONV);
-      int64_t pixels, have;
+      int64_t pixels, have, shape[4];
       gsize esize;
 
       if (src == NULL)
@@ -482,25 +498,17 @@ hb_weights_get_conv_padded (HbWeights *w, HbGraph *g, const char *key, int64_t c
           converted_free (src);
           return stand_in (g, key);
         }
-      c = g_new0 (Converted, 1);
-      c->dtype = src->dtype;
-      c->ndim = 4;
-      memcpy (c->shape, src->shape, sizeof c->shape);
-      c->shape[3] = cin;
-      esize = hb_dtype_size (c->dtype);
-      pixels = src->shape[0] * src->shape[1] * src->shape[2];
-      c->bytes = pixels * cin * esize;
-      /* Anonymous pages come zeroed: the added channels read nothing. */
-      c->data = mmap (NULL, MAX (c->bytes, 1), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (c->data == MAP_FAILED)
+      memcpy (shape, src->shape, sizeof shape);
+      shape[3] = cin;
+      /* zero-filled: the added channels read nothing */
+      c = converted_new_mapped (w, key, src->dtype, 4, shape);
+      if (c == NULL)
         {
-          c->data = NULL;
-          fail (w, "tensor “%s”: not enough memory to convert it", key);
           converted_free (src);
-          converted_free (c);
           return stand_in (g, key);
         }
+      esize = hb_dtype_size (c->dtype);
+      pixels = src->shape[0] * src->shape[1] * src->shape[2];
       for (int64_t p = 0; p < pixels; p++)
         memcpy ((guint8 *) c->data + p * cin * esize, (const guint8 *) src->data + p * have * esize,
                 have * esize);
