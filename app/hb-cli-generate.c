@@ -265,7 +265,7 @@ hb_cli_generate (int argc, char **argv)
   g_autofree char *batch = NULL, *out_dir = NULL;
   gint64 seed = -1;
   int steps = 20, clip_skip = 1;
-  double cfg = 7.0, strength = 0.75;
+  double cfg = -1.0, strength = 0.75;
   gboolean no_history = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Checkpoint (.safetensors) or diffusers folder; the built-in model by default", "PATH" },
@@ -273,7 +273,7 @@ hb_cli_generate (int argc, char **argv)
     { "negative", 'n', 0, G_OPTION_ARG_STRING, &negative, "What to avoid", "TEXT" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (random when omitted)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Sampling steps (20)", "N" },
-    { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg, "Classifier-free guidance scale (7)", "X" },
+    { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg, "Classifier-free guidance scale (the model's own, else 7)", "X" },
     { "sampler", 0, 0, G_OPTION_ARG_STRING, &sampler, "Euler, \"Euler a\" (default), \"DPM++ 2M\", DDIM, LCM", "NAME" },
     { "scheduler", 0, 0, G_OPTION_ARG_STRING, &scheduler, "discrete (default) or karras", "NAME" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Width x height, multiples of 8 (the model's native size by default)", "WxH" },
@@ -308,7 +308,6 @@ hb_cli_generate (int argc, char **argv)
   params.negative_prompt = negative ? negative : "";
   params.seed = seed >= 0 ? (guint64) seed : g_random_int ();
   params.steps = steps;
-  params.cfg = (float) cfg;
   params.strength = (float) strength;
   params.clip_skip = clip_skip;
   if (sampler && !hb_sampler_from_string (sampler, &params.sampler))
@@ -344,6 +343,10 @@ hb_cli_generate (int argc, char **argv)
       print_error ("generate", error);
       return 1;
     }
+  if (cfg < 0)
+    cfg = hb_model_get_recommended_cfg (model) > 0 ? hb_model_get_recommended_cfg (model)
+                                                   : HB_DEFAULT_CFG;
+  params.cfg = (float) cfg;
   if (size == NULL)
     hb_model_native_size (model, &params.width, &params.height);
   if (init_path != NULL)

@@ -122,6 +122,19 @@ reload_models (HbSidebar *self)
   select_current_model (self);
 }
 
+/* Guidance belongs to a model: the built-in one was made for 4 and paints
+ * blotches at SD's usual 7. Choosing a model sets the scale it names in its
+ * metadata, or 7 where it names none; a scale changed by hand afterwards
+ * stays until the next choice. */
+static void
+apply_model_cfg (HbSidebar *self)
+{
+  g_autofree char *path = g_settings_get_string (self->settings, "model");
+  double cfg = hb_model_file_recommended_cfg (path);
+
+  g_settings_set_double (self->settings, "cfg", cfg > 0 ? cfg : HB_DEFAULT_CFG);
+}
+
 static void
 on_model_selected (HbSidebar *self)
 {
@@ -130,6 +143,7 @@ on_model_selected (HbSidebar *self)
   if (self->syncing_model || self->settings == NULL || i >= self->model_paths->len)
     return;
   g_settings_set_string (self->settings, "model", g_ptr_array_index (self->model_paths, i));
+  apply_model_cfg (self);
 }
 
 static void
@@ -149,6 +163,7 @@ add_model_path (HbSidebar  *self,
       g_settings_set_strv (self->settings, "models", (const char * const *) updated);
     }
   g_settings_set_string (self->settings, "model", path);
+  apply_model_cfg (self);
 }
 
 static void
@@ -414,6 +429,8 @@ void
 hb_sidebar_set_settings (HbSidebar *self,
                          GSettings *settings)
 {
+  g_autoptr(GVariant) user_cfg = NULL;
+
   g_return_if_fail (HB_IS_SIDEBAR (self));
   g_return_if_fail (G_IS_SETTINGS (settings));
   g_return_if_fail (self->settings == NULL);
@@ -438,6 +455,10 @@ hb_sidebar_set_settings (HbSidebar *self,
   g_signal_connect_object (settings, "changed::models", G_CALLBACK (reload_models), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (settings, "changed::model", G_CALLBACK (select_current_model), self, G_CONNECT_SWAPPED);
   reload_models (self);
+  /* Until a scale is set by hand, the model's own. */
+  user_cfg = g_settings_get_user_value (settings, "cfg");
+  if (user_cfg == NULL)
+    apply_model_cfg (self);
   update_seed_lock (self);
 }
 

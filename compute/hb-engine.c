@@ -352,6 +352,36 @@ hb_model_native_size (HbModel *model, int *width, int *height)
   *width = *height = v;
 }
 
+static double
+recommended_cfg (HbCheckpoint *ckpt)
+{
+  const char *s = hb_checkpoint_get_metadata (ckpt, "huabu.cfg_scale");
+  char *end = NULL;
+  double v = s ? g_ascii_strtod (s, &end) : 0.0;
+
+  if (s == NULL || end == s || *end != '\0' || !(v >= 1.0 && v <= 30.0))
+    return 0.0;
+  return v;
+}
+
+double
+hb_model_get_recommended_cfg (HbModel *model)
+{
+  return recommended_cfg (model->ckpt);
+}
+
+double
+hb_model_file_recommended_cfg (const char *path)
+{
+  g_autofree char *builtin = NULL;
+  g_autoptr(HbCheckpoint) ckpt = NULL;
+
+  if (path == NULL || *path == '\0')
+    path = builtin = hb_default_model_path ();
+  ckpt = hb_checkpoint_open (path, NULL);
+  return ckpt ? recommended_cfg (ckpt) : 0.0;
+}
+
 const char *
 hb_model_get_hash (HbModel *model)
 {

@@ -105,6 +105,15 @@ const char *hb_model_get_hash         (HbModel *model);
 /* The size the model was trained at ("huabu.resolution" metadata; 512 for
  * Stable Diffusion 1.x). */
 void        hb_model_native_size      (HbModel *model, int *width, int *height);
+/* The classifier-free guidance scale the model was made and measured for
+ * ("huabu.cfg_scale" metadata, 1–30), or 0 where it names none (Stable
+ * Diffusion 1.x checkpoints: HB_DEFAULT_CFG is their usual). */
+double      hb_model_get_recommended_cfg (HbModel *model);
+/* The same from the checkpoint's header alone, without loading weights, for
+ * a model chosen in a list; 0 also where path cannot be opened (loading it
+ * reports why). NULL or "": the built-in model. */
+double      hb_model_file_recommended_cfg (const char *path);
+#define HB_DEFAULT_CFG 7.0
 /* Human-readable architecture and parameter counts. */
 char       *hb_model_describe         (HbModel *model);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HbModel, hb_model_free)

@@ -447,6 +447,53 @@ test_bad_meta (gconstpointer data)
   g_rmdir (dir);
 }
 
+/* A model's own guidance scale ("huabu.cfg_scale"), read from the header
+ * alone and from the loaded model alike; 0 where there is none, or none that
+ * makes sense. The built-in model names the one its figures were taken at. */
+static void
+test_recommended_cfg (void)
+{
+  static const BadMeta values[] = {
+    { "huabu.cfg_scale", "4.5" }, { "huabu.cfg_scale", "lots" },
+    { "huabu.cfg_scale", "0.5" }, { "huabu.cfg_scale", "4x" },
+  };
+  static const double expected[] = { 4.5, 0, 0, 0 };
+  g_autofree char *tiny = golden_path ("tiny-sd.safetensors");
+  g_autofree char *dir = g_dir_make_tmp ("huabu-cfg-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HbEngine) engine = hb_engine_new (NULL, &error);
+  g_autoptr(HbModel) model = NULL;
+  double builtin;
+
+  g_assert_no_error (error);
+  g_assert_cmpfloat (hb_model_file_recommended_cfg (tiny), ==, 0);
+  model = hb_model_load (engine, tiny, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (hb_model_get_recommended_cfg (model), ==, 0);
+  g_clear_pointer (&model, hb_model_free);
+  g_assert_cmpfloat (hb_model_file_recommended_cfg ("/nonexistent/model.safetensors"), ==, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autofree char *path = NULL;
+
+      bad_meta = &values[i];
+      path = write_edited (dir, "__metadata__", set_bad_meta);
+      g_assert_cmpfloat (hb_model_file_recommended_cfg (path), ==, expected[i]);
+      model = hb_model_load (engine, path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpfloat (hb_model_get_recommended_cfg (model), ==, expected[i]);
+      g_clear_pointer (&model, hb_model_free);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+
+  builtin = hb_model_file_recommended_cfg (NULL);
+  g_assert_cmpfloat (builtin, >=, 4);
+  g_assert_cmpfloat (builtin, <=, 8);
+  g_assert_cmpfloat (hb_model_file_recommended_cfg (""), ==, builtin);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -517,5 +564,6 @@ main (int argc, char **argv)
         g_test_add_data_func (name, &bad[i], test_bad_meta);
       }
   }
+  g_test_add_func ("/huabu/models/recommended-cfg", test_recommended_cfg);
   return g_test_run ();
 }

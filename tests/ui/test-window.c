@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include <adwaita.h>
 #include <gtk/gtk.h>
 #include <string.h>
 
@@ -463,6 +464,58 @@ test_reuse_parameters (Fixture *fixture)
   hb_test_screenshot (GTK_WIDGET (fixture->window), "window-reuse-parameters");
 }
 
+static AdwComboRow *
+find_combo_row (GtkWidget  *widget,
+                const char *title)
+{
+  if (ADW_IS_COMBO_ROW (widget) &&
+      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0)
+    return ADW_COMBO_ROW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwComboRow *row = find_combo_row (child, title);
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+/* The guidance scale follows the model chosen in the sidebar: the built-in
+ * model's own (its metadata) from the first start, SD's usual 7 for a
+ * checkpoint that names none; a scale set by hand stays until the next
+ * choice. */
+static void
+test_model_cfg (Fixture *fixture)
+{
+  AdwComboRow *row = find_combo_row (GTK_WIDGET (fixture->window), "Model");
+  g_autofree char *tiny = g_build_filename (g_getenv ("HB_TEST_SRCDIR"), "golden", "tiny-sd.safetensors", NULL);
+  const char *models[] = { tiny, NULL };
+  double builtin = hb_model_file_recommended_cfg (NULL);
+  g_autofree char *chosen = NULL;
+
+  g_assert_nonnull (row);
+  g_assert_cmpfloat (builtin, >, 0);
+  g_assert_cmpfloat (builtin, !=, HB_DEFAULT_CFG);
+  g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, builtin);
+
+  g_settings_set_strv (fixture->settings, "models", models);
+  g_assert_cmpuint (g_list_model_get_n_items (adw_combo_row_get_model (row)), ==, 2);
+  adw_combo_row_set_selected (row, 1);
+  chosen = g_settings_get_string (fixture->settings, "model");
+  g_assert_cmpstr (chosen, ==, tiny);
+  g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, HB_DEFAULT_CFG);
+
+  g_settings_set_double (fixture->settings, "cfg", 9);
+  hb_test_settle (0.1);
+  g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, 9);
+  adw_combo_row_set_selected (row, 0);
+  g_free (chosen);
+  chosen = g_settings_get_string (fixture->settings, "model");
+  g_assert_cmpstr (chosen, ==, "");
+  g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, builtin);
+}
+
 static gboolean
 idle (gpointer data)
 {
@@ -529,6 +582,7 @@ main (int   argc,
   g_test_add_data_func ("/huabu/ui/window/stroke-undo", (gconstpointer) test_stroke_and_undo_through_actions, run_test);
   g_test_add_data_func ("/huabu/ui/window/secondary-windows", (gconstpointer) test_secondary_windows, run_test);
   g_test_add_data_func ("/huabu/ui/window/reuse-parameters", (gconstpointer) test_reuse_parameters, run_test);
+  g_test_add_data_func ("/huabu/ui/window/model-cfg", (gconstpointer) test_model_cfg, run_test);
   g_test_add_data_func ("/huabu/ui/window/missing-model", (gconstpointer) test_missing_model, run_test);
   g_test_add_data_func ("/huabu/ui/window/warm-up", (gconstpointer) test_warm_up, run_test);
   g_test_add_data_func ("/huabu/ui/window/generate-prompt", (gconstpointer) test_generate_from_prompt, run_test);

@@ -18,13 +18,13 @@ Commands:
                           for the prompts of PROMPTS (shapes_dataset --heldout)
   reference MODEL PROMPTS DIR [--n N]
                           generate the prompts with the PyTorch reference
-                          (Euler a, 20 steps, CFG 6, each prompt's seed) into
+                          (Euler a, 20 steps, CFG 4, each prompt's seed) into
                           DIR/NNNN.png, then score them
   vae MODEL PROMPTS [--n N]
                           the prompts' scenes rendered and sent through the
                           model's VAE alone (encode, decode), scored: the
                           ceiling the VAE sets for any UNet
-  engine PROMPTS DIR [--cli huabu-cli] [--model M] [--n N] [--cfg 6] [--rng CPU]
+  engine PROMPTS DIR [--cli huabu-cli] [--model M] [--n N] [--cfg 4] [--rng CPU]
                           the same with the Huabu engine (huabu-cli generate
                           --batch); entries with "init" run img2img at their
                           "strength" (sketches made by shapes_dataset.py
@@ -330,7 +330,7 @@ def main():
     s.add_argument("prompts")
     s.add_argument("folder")
     s.add_argument("--n", type=int, default=240)
-    s.add_argument("--cfg", type=float, default=6.0)
+    s.add_argument("--cfg", type=float, default=4.0)
     s = sub.add_parser("vae")
     s.add_argument("model")
     s.add_argument("prompts")
@@ -341,7 +341,7 @@ def main():
     s.add_argument("--cli", default="huabu-cli")
     s.add_argument("--model")
     s.add_argument("--n", type=int, default=240)
-    s.add_argument("--cfg", type=float, default=6.0)
+    s.add_argument("--cfg", type=float, default=4.0)
     s.add_argument("--rng", help="GPU (default: PyTorch's CUDA Philox) or CPU (torch.Generator, "
                                  "as the PyTorch reference draws)")
     s = sub.add_parser("psnr")

@@ -6,7 +6,7 @@ from WORK/unet.pt (see train.py), stores them as F16 with the ldm single-file
 key names and the metadata the engine reads, then draws a sample grid with the
 PyTorch reference sampler (Euler a, 20 steps) for the model card.
 
-Usage: /usr/bin/python3 export.py [--work DIR] [--grid N] [--cfg 6] [--out FILE]
+Usage: /usr/bin/python3 export.py [--work DIR] [--grid N] [--cfg 4] [--out FILE]
 """
 
 import argparse
@@ -50,7 +50,7 @@ def latent_rgb_factors(cache, scale, n=512):
     return [float(v) for v in sol[:4].flatten()] + [float(v) for v in sol[4]], err
 
 
-def export(work, out_path):
+def export(work, out_path, cfg_scale):
     vae = torch.load(os.path.join(work, "vae.pt"))
     unet = torch.load(os.path.join(work, "unet.pt"))
     cache = torch.load(os.path.join(work, "latents.pt"))
@@ -75,6 +75,9 @@ def export(work, out_path):
         "huabu.unet_coord_channels": cfg.unet_coord_channels,
         "huabu.vae_scale_factor": f"{scale:.6f}",
         "huabu.prediction_type": "epsilon",
+        # The guidance the held-out figures were measured at; huabu-cli and
+        # the app use it for this model unless told otherwise.
+        "huabu.cfg_scale": f"{cfg_scale:g}",
         "huabu.vae_steps": vae["step"],
         "huabu.unet_steps": unet["step"],
         "huabu.name": "Huabu Shapes",
@@ -131,14 +134,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default=os.path.join(MODELS, "training-work"))
     ap.add_argument("--grid", type=int, default=4, help="grid side (0: no grid)")
-    ap.add_argument("--cfg", type=float, default=6.0)
+    ap.add_argument("--cfg", type=float, default=4.0,
+                    help="the guidance the model is meant for: written into its metadata "
+                         "(huabu.cfg_scale) and used for the sample grid")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(MODELS, NAME),
                     help="model file (the sample grid goes beside it)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = args.out
-    vae_steps, unet_steps, scale = export(args.work, out)
+    vae_steps, unet_steps, scale = export(args.work, out, args.cfg)
     print(f"wrote {out}: VAE {vae_steps} steps, UNet {unet_steps} steps, scale {scale:.5f}, "
           f"{os.path.getsize(out) / 1e6:.1f} MB")
     if args.grid:

@@ -360,6 +360,16 @@ def init_from_model(args, cache=None):
                    f"latent scale {latent_scale}")
 
 
+def lr_decay(args, step):
+    """The learning rate's factor at step: 1 until --lr-decay-from, then
+    linearly down to --lr-final at --unet-steps (a cool-down: the weights
+    settle into the minimum that a constant rate keeps them circling)."""
+    if args.lr_decay_from is None or step < args.lr_decay_from:
+        return 1.0
+    span = max(1, args.unet_steps - args.lr_decay_from)
+    return 1.0 - (1.0 - args.lr_final) * min(1.0, (step - args.lr_decay_from) / span)
+
+
 def train_unet(args, cfg, tok, cache, deadline):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
@@ -441,7 +451,7 @@ def train_unet(args, cfg, tok, cache, deadline):
         torch.nn.utils.clip_grad_norm_(sd.values(), 1.0)
         # Short warm-up: fresh attention layers diverge at the full rate.
         for group in opt.param_groups:
-            group["lr"] = args.unet_lr * min(1.0, (step - warm_from + 1) / 200)
+            group["lr"] = args.unet_lr * min(1.0, (step - warm_from + 1) / 200) * lr_decay(args, step)
         opt.step()
         step += 1
         ema_update(ema, sd, min(args.ema, (1 + step) / (10 + step)))
@@ -474,6 +484,10 @@ def main():
     ap.add_argument("--unet-batch", type=int, default=16)
     ap.add_argument("--unet-lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--lr-decay-from", type=int, metavar="STEP",
+                    help="from this UNet step the learning rate falls linearly to "
+                         "--lr-final times --unet-lr at --unet-steps (default: constant)")
+    ap.add_argument("--lr-final", type=float, default=0.1)
     ap.add_argument("--high-t", type=float, default=0.0,
                     help="fraction of UNet samples drawn from t >= --high-t-from")
     ap.add_argument("--high-t-from", type=int, default=800)
