@@ -227,7 +227,7 @@ def score(prompts_path, folder, n=None):
     return report(total)
 
 
-def engine(cli, model, prompts_path, folder, n, cfg_scale, rng=None):
+def engine(cli, model, prompts_path, folder, n, cfg_scale, rng=None, sampler="Euler a"):
     """Generates the prompts with huabu-cli (Euler a, 20 steps) and scores them."""
     import subprocess
     import time
@@ -243,7 +243,7 @@ def engine(cli, model, prompts_path, folder, n, cfg_scale, rng=None):
         json.dump({"prompts": prompts}, f)
     cmd = [cli, "generate", "--batch", batch, "--out-dir", folder, "--steps", "20",
            "--size", f"{SIZE}x{SIZE}",
-           "--sampler", "Euler a", "--cfg", str(cfg_scale), "--no-history"]
+           "--sampler", sampler, "--cfg", str(cfg_scale), "--no-history"]
     if model:
         cmd += ["--model", model]
     if rng:
@@ -342,6 +342,7 @@ def main():
     s.add_argument("--model")
     s.add_argument("--n", type=int, default=240)
     s.add_argument("--cfg", type=float, default=4.0)
+    s.add_argument("--sampler", default="Euler a", help="a huabu-cli sampler name (Euler a)")
     s.add_argument("--rng", help="GPU (default: PyTorch's CUDA Philox) or CPU (torch.Generator, "
                                  "as the PyTorch reference draws)")
     s = sub.add_parser("psnr")
@@ -359,7 +360,8 @@ def main():
     elif args.cmd == "vae":
         vae_ceiling(args.model, args.prompts, args.n)
     elif args.cmd == "engine":
-        engine(args.cli, args.model, args.prompts, args.folder, args.n, args.cfg, args.rng)
+        engine(args.cli, args.model, args.prompts, args.folder, args.n, args.cfg, args.rng,
+               args.sampler)
     elif args.cmd == "psnr":
         psnr(args.a, args.b)
     else:

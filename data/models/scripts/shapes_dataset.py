@@ -312,9 +312,11 @@ def main():
     ap.add_argument("--grid", help="write an 8x8 preview grid PNG here")
     ap.add_argument("--heldout", help="write the held-out evaluation prompts (JSON) here")
     ap.add_argument("--sketches", help="write hand-drawn img2img test pictures into this folder")
+    ap.add_argument("--n-sketches", type=int, default=60,
+                    help="how many (the first 60 are the same whatever the number)")
     args = ap.parse_args()
     if args.sketches:
-        sketches(args.sketches)
+        sketches(args.sketches, args.n_sketches)
     if args.grid:
         rng = np.random.default_rng(7)
         grid = Image.new("RGB", (SIZE * 8, SIZE * 8))
