@@ -274,7 +274,7 @@ hb_cli_generate (int argc, char **argv)
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (random when omitted)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Sampling steps (20)", "N" },
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &cfg, "Classifier-free guidance scale (the model's own, else 7)", "X" },
-    { "sampler", 0, 0, G_OPTION_ARG_STRING, &sampler, "Euler, \"Euler a\" (default), \"DPM++ 2M\", DDIM, LCM", "NAME" },
+    { "sampler", 0, 0, G_OPTION_ARG_STRING, &sampler, "Euler, \"Euler a\", \"DPM++ 2M\", DDIM, LCM (default: the model's own, else Euler a)", "NAME" },
     { "scheduler", 0, 0, G_OPTION_ARG_STRING, &scheduler, "discrete (default) or karras", "NAME" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Width x height, multiples of 8 (the model's native size by default)", "WxH" },
     { "init", 0, 0, G_OPTION_ARG_FILENAME, &init_path, "Start from this picture (img2img)", "PNG" },
@@ -346,6 +346,8 @@ hb_cli_generate (int argc, char **argv)
   if (cfg < 0)
     cfg = hb_model_get_recommended_cfg (model) > 0 ? hb_model_get_recommended_cfg (model)
                                                    : HB_DEFAULT_CFG;
+  if (sampler == NULL)
+    hb_model_get_recommended_sampler (model, &params.sampler);
   params.cfg = (float) cfg;
   if (size == NULL)
     hb_model_native_size (model, &params.width, &params.height);

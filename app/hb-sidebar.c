@@ -135,6 +135,28 @@ apply_model_cfg (HbSidebar *self)
   g_settings_set_double (self->settings, "cfg", cfg > 0 ? cfg : HB_DEFAULT_CFG);
 }
 
+static guint
+index_of_sampler (HbSampler sampler)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (sampler_values); i++)
+    if (sampler_values[i] == sampler)
+      return i;
+  return 0;
+}
+
+/* The model's own sampler ("huabu.sampler"), else the default one. */
+static void
+apply_model_sampler (HbSidebar *self)
+{
+  g_autofree char *path = g_settings_get_string (self->settings, "model");
+  HbSampler sampler;
+
+  if (hb_model_file_recommended_sampler (path, &sampler))
+    g_settings_set_string (self->settings, "sampler", sampler_names[index_of_sampler (sampler)]);
+  else
+    g_settings_reset (self->settings, "sampler");
+}
+
 static void
 on_model_selected (HbSidebar *self)
 {
@@ -144,6 +166,7 @@ on_model_selected (HbSidebar *self)
     return;
   g_settings_set_string (self->settings, "model", g_ptr_array_index (self->model_paths, i));
   apply_model_cfg (self);
+  apply_model_sampler (self);
 }
 
 static void
@@ -164,6 +187,7 @@ add_model_path (HbSidebar  *self,
     }
   g_settings_set_string (self->settings, "model", path);
   apply_model_cfg (self);
+  apply_model_sampler (self);
 }
 
 static void
@@ -309,15 +333,6 @@ hb_sidebar_fill_request (HbSidebar           *self,
   request->batch_count = gtk_spin_button_get_value_as_int (self->batch_spin);
 }
 
-static guint
-index_of_sampler (HbSampler sampler)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (sampler_values); i++)
-    if (sampler_values[i] == sampler)
-      return i;
-  return 0;
-}
-
 gboolean
 hb_sidebar_apply_record (HbSidebar                *self,
                          const HbGenerationRecord *record,
@@ -430,6 +445,7 @@ hb_sidebar_set_settings (HbSidebar *self,
                          GSettings *settings)
 {
   g_autoptr(GVariant) user_cfg = NULL;
+  g_autoptr(GVariant) user_sampler = NULL;
 
   g_return_if_fail (HB_IS_SIDEBAR (self));
   g_return_if_fail (G_IS_SETTINGS (settings));
@@ -455,10 +471,13 @@ hb_sidebar_set_settings (HbSidebar *self,
   g_signal_connect_object (settings, "changed::models", G_CALLBACK (reload_models), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (settings, "changed::model", G_CALLBACK (select_current_model), self, G_CONNECT_SWAPPED);
   reload_models (self);
-  /* Until a scale is set by hand, the model's own. */
+  /* Until a scale or a sampler is set by hand, the model's own. */
   user_cfg = g_settings_get_user_value (settings, "cfg");
   if (user_cfg == NULL)
     apply_model_cfg (self);
+  user_sampler = g_settings_get_user_value (settings, "sampler");
+  if (user_sampler == NULL)
+    apply_model_sampler (self);
   update_seed_lock (self);
 }
 

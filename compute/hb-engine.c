@@ -370,16 +370,49 @@ hb_model_get_recommended_cfg (HbModel *model)
   return recommended_cfg (model->ckpt);
 }
 
-double
-hb_model_file_recommended_cfg (const char *path)
+/* A model file's header, for what it recommends; NULL or "": the built-in
+ * model. */
+static HbCheckpoint *
+open_header (const char *path)
 {
   g_autofree char *builtin = NULL;
-  g_autoptr(HbCheckpoint) ckpt = NULL;
 
   if (path == NULL || *path == '\0')
     path = builtin = hb_default_model_path ();
-  ckpt = hb_checkpoint_open (path, NULL);
+  return hb_checkpoint_open (path, NULL);
+}
+
+double
+hb_model_file_recommended_cfg (const char *path)
+{
+  g_autoptr(HbCheckpoint) ckpt = open_header (path);
+
   return ckpt ? recommended_cfg (ckpt) : 0.0;
+}
+
+static gboolean
+recommended_sampler (HbCheckpoint *ckpt,
+                     HbSampler    *out)
+{
+  const char *s = hb_checkpoint_get_metadata (ckpt, "huabu.sampler");
+
+  return s != NULL && hb_sampler_from_string (s, out);
+}
+
+gboolean
+hb_model_get_recommended_sampler (HbModel   *model,
+                                  HbSampler *out)
+{
+  return recommended_sampler (model->ckpt, out);
+}
+
+gboolean
+hb_model_file_recommended_sampler (const char *path,
+                                   HbSampler  *out)
+{
+  g_autoptr(HbCheckpoint) ckpt = open_header (path);
+
+  return ckpt != NULL && recommended_sampler (ckpt, out);
 }
 
 const char *

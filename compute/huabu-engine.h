@@ -113,6 +113,14 @@ double      hb_model_get_recommended_cfg (HbModel *model);
  * a model chosen in a list; 0 also where path cannot be opened (loading it
  * reports why). NULL or "": the built-in model. */
 double      hb_model_file_recommended_cfg (const char *path);
+/* The sampler the model was made and measured for ("huabu.sampler"
+ * metadata, a name as hb_sampler_from_string reads it): FALSE, and out
+ * untouched, where it names none or none known. */
+gboolean    hb_model_get_recommended_sampler (HbModel   *model,
+                                              HbSampler *out);
+/* The same from the header alone; NULL or "": the built-in model. */
+gboolean    hb_model_file_recommended_sampler (const char *path,
+                                               HbSampler  *out);
 #define HB_DEFAULT_CFG 7.0
 /* Human-readable architecture and parameter counts. */
 char       *hb_model_describe         (HbModel *model);

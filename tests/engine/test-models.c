@@ -494,6 +494,50 @@ test_recommended_cfg (void)
   g_assert_cmpfloat (hb_model_file_recommended_cfg (""), ==, builtin);
 }
 
+/* A model's own sampler ("huabu.sampler"): known names only; none for
+ * checkpoints that name none. The built-in model names one. */
+static void
+test_recommended_sampler (void)
+{
+  static const BadMeta values[] = {
+    { "huabu.sampler", "Euler" }, { "huabu.sampler", "DPM++ 2M" },
+    { "huabu.sampler", "Heun" }, { "huabu.sampler", "" },
+  };
+  static const int expected[] = { HB_SAMPLER_EULER, HB_SAMPLER_DPMPP_2M, -1, -1 };
+  g_autofree char *tiny = golden_path ("tiny-sd.safetensors");
+  g_autofree char *dir = g_dir_make_tmp ("huabu-sampler-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HbEngine) engine = hb_engine_new (NULL, &error);
+  g_autoptr(HbModel) model = NULL;
+  HbSampler sampler = HB_SAMPLER_LCM;
+
+  g_assert_no_error (error);
+  g_assert_false (hb_model_file_recommended_sampler (tiny, &sampler));
+  g_assert_false (hb_model_file_recommended_sampler ("/nonexistent/model.safetensors", &sampler));
+  g_assert_cmpint (sampler, ==, HB_SAMPLER_LCM);
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autofree char *path = NULL;
+
+      bad_meta = &values[i];
+      path = write_edited (dir, "__metadata__", set_bad_meta);
+      sampler = HB_SAMPLER_LCM;
+      g_assert_cmpint (hb_model_file_recommended_sampler (path, &sampler), ==, expected[i] >= 0);
+      g_assert_cmpint (sampler, ==, expected[i] >= 0 ? expected[i] : HB_SAMPLER_LCM);
+      model = hb_model_load (engine, path, &error);
+      g_assert_no_error (error);
+      sampler = HB_SAMPLER_LCM;
+      g_assert_cmpint (hb_model_get_recommended_sampler (model, &sampler), ==, expected[i] >= 0);
+      g_assert_cmpint (sampler, ==, expected[i] >= 0 ? expected[i] : HB_SAMPLER_LCM);
+      g_clear_pointer (&model, hb_model_free);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+
+  g_assert_true (hb_model_file_recommended_sampler (NULL, &sampler));
+  g_assert_cmpint (sampler, ==, HB_SAMPLER_EULER);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -565,5 +609,6 @@ main (int argc, char **argv)
       }
   }
   g_test_add_func ("/huabu/models/recommended-cfg", test_recommended_cfg);
+  g_test_add_func ("/huabu/models/recommended-sampler", test_recommended_sampler);
   return g_test_run ();
 }

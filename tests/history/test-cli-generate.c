@@ -43,21 +43,30 @@ generate (const char *extra)
   return g_strdup (g_hash_table_lookup (texts, "parameters"));
 }
 
-/* Without --cfg the model's own guidance scale is used (the built-in model
- * names one in its metadata); --cfg still wins. */
+/* Without --cfg and --sampler the model's own guidance scale and sampler
+ * are used (the built-in model names both in its metadata); the options
+ * still win. */
 static void
 test_model_cfg (void)
 {
   g_autofree char *own = generate ("");
-  g_autofree char *given = generate ("--cfg 6.5");
+  g_autofree char *given = generate ("--cfg 6.5 --sampler 'DPM++ 2M'");
   double cfg = hb_model_file_recommended_cfg (NULL);
   g_autofree char *expected = g_strdup_printf ("CFG scale: %g,", cfg);
+  HbSampler sampler;
+  g_autofree char *expected_sampler = NULL;
 
   g_test_message ("%s", own);
   g_assert_cmpfloat (cfg, >, 0);
   g_assert_cmpfloat (cfg, !=, HB_DEFAULT_CFG);
   g_assert_nonnull (strstr (own, expected));
   g_assert_nonnull (strstr (given, "CFG scale: 6.5,"));
+
+  g_assert_true (hb_model_file_recommended_sampler (NULL, &sampler));
+  g_assert_cmpint (sampler, !=, HB_SAMPLER_EULER_A);
+  expected_sampler = g_strdup_printf ("Sampler: %s,", hb_sampler_to_string (sampler));
+  g_assert_nonnull (strstr (own, expected_sampler));
+  g_assert_nonnull (strstr (given, "Sampler: DPM++ 2M,"));
 }
 
 int

@@ -481,23 +481,29 @@ find_combo_row (GtkWidget  *widget,
   return NULL;
 }
 
-/* The guidance scale follows the model chosen in the sidebar: the built-in
- * model's own (its metadata) from the first start, SD's usual 7 for a
- * checkpoint that names none; a scale set by hand stays until the next
- * choice. */
+/* The guidance scale and the sampler follow the model chosen in the
+ * sidebar: the built-in model's own (its metadata) from the first start,
+ * SD's usual 7 and Euler a for a checkpoint that names none; a scale or a
+ * sampler set by hand stays until the next choice. */
 static void
 test_model_cfg (Fixture *fixture)
 {
   AdwComboRow *row = find_combo_row (GTK_WIDGET (fixture->window), "Model");
+  AdwComboRow *sampler_row = find_combo_row (GTK_WIDGET (fixture->window), "Sampler");
   g_autofree char *tiny = g_build_filename (g_getenv ("HB_TEST_SRCDIR"), "golden", "tiny-sd.safetensors", NULL);
   const char *models[] = { tiny, NULL };
   double builtin = hb_model_file_recommended_cfg (NULL);
   g_autofree char *chosen = NULL;
+  g_autofree char *sampler = NULL;
 
   g_assert_nonnull (row);
+  g_assert_nonnull (sampler_row);
   g_assert_cmpfloat (builtin, >, 0);
   g_assert_cmpfloat (builtin, !=, HB_DEFAULT_CFG);
   g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, builtin);
+  sampler = g_settings_get_string (fixture->settings, "sampler");
+  g_assert_cmpstr (sampler, ==, "Euler");
+  g_assert_cmpuint (adw_combo_row_get_selected (sampler_row), ==, 0);
 
   g_settings_set_strv (fixture->settings, "models", models);
   g_assert_cmpuint (g_list_model_get_n_items (adw_combo_row_get_model (row)), ==, 2);
@@ -505,15 +511,26 @@ test_model_cfg (Fixture *fixture)
   chosen = g_settings_get_string (fixture->settings, "model");
   g_assert_cmpstr (chosen, ==, tiny);
   g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, HB_DEFAULT_CFG);
+  g_free (sampler);
+  sampler = g_settings_get_string (fixture->settings, "sampler");
+  g_assert_cmpstr (sampler, ==, "Euler a");
+  g_assert_cmpuint (adw_combo_row_get_selected (sampler_row), ==, 1);
 
   g_settings_set_double (fixture->settings, "cfg", 9);
+  adw_combo_row_set_selected (sampler_row, 3);
   hb_test_settle (0.1);
   g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, 9);
+  g_free (sampler);
+  sampler = g_settings_get_string (fixture->settings, "sampler");
+  g_assert_cmpstr (sampler, ==, "DDIM");
   adw_combo_row_set_selected (row, 0);
   g_free (chosen);
   chosen = g_settings_get_string (fixture->settings, "model");
   g_assert_cmpstr (chosen, ==, "");
   g_assert_cmpfloat (g_settings_get_double (fixture->settings, "cfg"), ==, builtin);
+  g_free (sampler);
+  sampler = g_settings_get_string (fixture->settings, "sampler");
+  g_assert_cmpstr (sampler, ==, "Euler");
 }
 
 static gboolean

@@ -6,7 +6,7 @@ from WORK/unet.pt (see train.py), stores them as F16 with the ldm single-file
 key names and the metadata the engine reads, then draws a sample grid with the
 PyTorch reference sampler (Euler a, 20 steps) for the model card.
 
-Usage: /usr/bin/python3 export.py [--work DIR] [--grid N] [--cfg 4] [--out FILE]
+Usage: /usr/bin/python3 export.py [--work DIR] [--grid N] [--cfg 4] [--sampler Euler] [--out FILE]
 """
 
 import argparse
@@ -50,7 +50,7 @@ def latent_rgb_factors(cache, scale, n=512):
     return [float(v) for v in sol[:4].flatten()] + [float(v) for v in sol[4]], err
 
 
-def export(work, out_path, cfg_scale):
+def export(work, out_path, cfg_scale, sampler):
     vae = torch.load(os.path.join(work, "vae.pt"))
     unet = torch.load(os.path.join(work, "unet.pt"))
     cache = torch.load(os.path.join(work, "latents.pt"))
@@ -78,6 +78,10 @@ def export(work, out_path, cfg_scale):
         # The guidance the held-out figures were measured at; huabu-cli and
         # the app use it for this model unless told otherwise.
         "huabu.cfg_scale": f"{cfg_scale:g}",
+        # The sampler the app and huabu-cli pick for it unless told otherwise:
+        # img2img from sketches keeps their shapes best with a sampler that
+        # adds no noise back (Euler, DDIM).
+        "huabu.sampler": sampler,
         "huabu.vae_steps": vae["step"],
         "huabu.unet_steps": unet["step"],
         "huabu.name": "Huabu Shapes",
@@ -137,13 +141,15 @@ def main():
     ap.add_argument("--cfg", type=float, default=4.0,
                     help="the guidance the model is meant for: written into its metadata "
                          "(huabu.cfg_scale) and used for the sample grid")
+    ap.add_argument("--sampler", default="Euler",
+                    help="the sampler the model is meant for (huabu.sampler, a huabu-cli name)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(MODELS, NAME),
                     help="model file (the sample grid goes beside it)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = args.out
-    vae_steps, unet_steps, scale = export(args.work, out, args.cfg)
+    vae_steps, unet_steps, scale = export(args.work, out, args.cfg, args.sampler)
     print(f"wrote {out}: VAE {vae_steps} steps, UNet {unet_steps} steps, scale {scale:.5f}, "
           f"{os.path.getsize(out) / 1e6:.1f} MB")
     if args.grid:
