@@ -126,15 +126,6 @@ reload_models (HbSidebar *self)
  * blotches at SD's usual 7. Choosing a model sets the scale it names in its
  * metadata, or 7 where it names none; a scale changed by hand afterwards
  * stays until the next choice. */
-static void
-apply_model_cfg (HbSidebar *self)
-{
-  g_autofree char *path = g_settings_get_string (self->settings, "model");
-  double cfg = hb_model_file_recommended_cfg (path);
-
-  g_settings_set_double (self->settings, "cfg", cfg > 0 ? cfg : HB_DEFAULT_CFG);
-}
-
 static guint
 index_of_sampler (HbSampler sampler)
 {
@@ -144,16 +135,23 @@ index_of_sampler (HbSampler sampler)
   return 0;
 }
 
-/* The model's own sampler ("huabu.sampler"), else the default one. */
+/* The model's own guidance scale and sampler (its metadata), else SD's
+ * usual ones; only those asked for. */
 static void
-apply_model_sampler (HbSidebar *self)
+apply_model_defaults (HbSidebar *self,
+                      gboolean   cfg_too,
+                      gboolean   sampler_too)
 {
   g_autofree char *path = g_settings_get_string (self->settings, "model");
+  double cfg;
   HbSampler sampler;
+  gboolean has_sampler = hb_model_file_recommended (path, &cfg, &sampler);
 
-  if (hb_model_file_recommended_sampler (path, &sampler))
+  if (cfg_too)
+    g_settings_set_double (self->settings, "cfg", cfg > 0 ? cfg : HB_DEFAULT_CFG);
+  if (sampler_too && has_sampler)
     g_settings_set_string (self->settings, "sampler", sampler_names[index_of_sampler (sampler)]);
-  else
+  else if (sampler_too)
     g_settings_reset (self->settings, "sampler");
 }
 
@@ -165,8 +163,7 @@ on_model_selected (HbSidebar *self)
   if (self->syncing_model || self->settings == NULL || i >= self->model_paths->len)
     return;
   g_settings_set_string (self->settings, "model", g_ptr_array_index (self->model_paths, i));
-  apply_model_cfg (self);
-  apply_model_sampler (self);
+  apply_model_defaults (self, TRUE, TRUE);
 }
 
 static void
@@ -186,8 +183,7 @@ add_model_path (HbSidebar  *self,
       g_settings_set_strv (self->settings, "models", (const char * const *) updated);
     }
   g_settings_set_string (self->settings, "model", path);
-  apply_model_cfg (self);
-  apply_model_sampler (self);
+  apply_model_defaults (self, TRUE, TRUE);
 }
 
 static void
@@ -473,11 +469,9 @@ hb_sidebar_set_settings (HbSidebar *self,
   reload_models (self);
   /* Until a scale or a sampler is set by hand, the model's own. */
   user_cfg = g_settings_get_user_value (settings, "cfg");
-  if (user_cfg == NULL)
-    apply_model_cfg (self);
   user_sampler = g_settings_get_user_value (settings, "sampler");
-  if (user_sampler == NULL)
-    apply_model_sampler (self);
+  if (user_cfg == NULL || user_sampler == NULL)
+    apply_model_defaults (self, user_cfg == NULL, user_sampler == NULL);
   update_seed_lock (self);
 }
 

@@ -370,26 +370,6 @@ hb_model_get_recommended_cfg (HbModel *model)
   return recommended_cfg (model->ckpt);
 }
 
-/* A model file's header, for what it recommends; NULL or "": the built-in
- * model. */
-static HbCheckpoint *
-open_header (const char *path)
-{
-  g_autofree char *builtin = NULL;
-
-  if (path == NULL || *path == '\0')
-    path = builtin = hb_default_model_path ();
-  return hb_checkpoint_open (path, NULL);
-}
-
-double
-hb_model_file_recommended_cfg (const char *path)
-{
-  g_autoptr(HbCheckpoint) ckpt = open_header (path);
-
-  return ckpt ? recommended_cfg (ckpt) : 0.0;
-}
-
 static gboolean
 recommended_sampler (HbCheckpoint *ckpt,
                      HbSampler    *out)
@@ -407,12 +387,37 @@ hb_model_get_recommended_sampler (HbModel   *model,
 }
 
 gboolean
+hb_model_file_recommended (const char *path,
+                           double     *cfg,
+                           HbSampler  *sampler)
+{
+  g_autofree char *builtin = NULL;
+  g_autoptr(HbCheckpoint) ckpt = NULL;
+
+  if (path == NULL || *path == '\0')
+    path = builtin = hb_default_model_path ();
+  ckpt = hb_checkpoint_open (path, NULL);
+  *cfg = ckpt ? recommended_cfg (ckpt) : 0.0;
+  return ckpt != NULL && recommended_sampler (ckpt, sampler);
+}
+
+double
+hb_model_file_recommended_cfg (const char *path)
+{
+  double cfg;
+  HbSampler sampler;
+
+  hb_model_file_recommended (path, &cfg, &sampler);
+  return cfg;
+}
+
+gboolean
 hb_model_file_recommended_sampler (const char *path,
                                    HbSampler  *out)
 {
-  g_autoptr(HbCheckpoint) ckpt = open_header (path);
+  double cfg;
 
-  return ckpt != NULL && recommended_sampler (ckpt, out);
+  return hb_model_file_recommended (path, &cfg, out);
 }
 
 const char *

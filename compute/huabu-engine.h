@@ -121,6 +121,12 @@ gboolean    hb_model_get_recommended_sampler (HbModel   *model,
 /* The same from the header alone; NULL or "": the built-in model. */
 gboolean    hb_model_file_recommended_sampler (const char *path,
                                                HbSampler  *out);
+/* Both from one read of the header, for a model chosen in a list: cfg as
+ * hb_model_file_recommended_cfg, the return value and sampler as
+ * hb_model_file_recommended_sampler. */
+gboolean    hb_model_file_recommended (const char *path,
+                                       double     *cfg,
+                                       HbSampler  *sampler);
 #define HB_DEFAULT_CFG 7.0
 /* Human-readable architecture and parameter counts. */
 char       *hb_model_describe         (HbModel *model);
