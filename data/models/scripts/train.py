@@ -395,6 +395,16 @@ def lr_decay(args, step):
     return 1.0 - (1.0 - args.lr_final) * min(1.0, (step - args.lr_decay_from) / span)
 
 
+def noise_levels(args, step):
+    """(fraction of the batch drawn from t >= --high-t-from, cap of the x0
+    weight) at step. Place is learned in the noisiest steps, shape in the
+    quieter ones, whose weight the capped 1/SNR of the noisy ones dwarfs: from
+    --shapes-from on, fewer noisy steps and a lower cap leave shape its share."""
+    if args.shapes_from is not None and step >= args.shapes_from:
+        return args.shapes_high_t, args.shapes_x0_weight_cap
+    return args.high_t, args.x0_weight_cap
+
+
 def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
@@ -461,13 +471,14 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1):
         # does the caption's place matter, and there plain noise prediction
         # weighs the picture's error by SNR ~ 0.01. Draw more of those steps
         # and weigh their error as a picture error (1/SNR, capped).
-        high = torch.rand(args.unet_batch, generator=g) < args.high_t
+        high_t, x0_weight_cap = noise_levels(args, step)
+        high = torch.rand(args.unet_batch, generator=g) < high_t
         t = torch.where(high, torch.randint(args.high_t_from, 1000, (args.unet_batch,), generator=g), t)
         eps = torch.randn(z.shape, generator=g)
         a = ac[t][:, None, None, None]
         xt = a.sqrt() * z + (1 - a).sqrt() * eps
         snr = ac[t] / (1 - ac[t])
-        weight = torch.where(snr < 1, (1 / snr).clamp(max=args.x0_weight_cap),
+        weight = torch.where(snr < 1, (1 / snr).clamp(max=x0_weight_cap),
                              snr.clamp(max=5.0) / snr)
         # With --ranks, every rank draws the whole batch (the same stream as
         # one process) and computes its slice; the gradients are averaged.
@@ -570,6 +581,11 @@ def main():
                          "first convolution afresh with this std (0: no)")
     ap.add_argument("--x0-weight-cap", type=float, default=1.0,
                     help="weigh noisy steps (SNR < 1) by 1/SNR up to this")
+    ap.add_argument("--shapes-from", type=int, metavar="STEP",
+                    help="from this UNet step on, --shapes-high-t and --shapes-x0-weight-cap "
+                         "replace --high-t and --x0-weight-cap (default: never)")
+    ap.add_argument("--shapes-high-t", type=float, default=0.2)
+    ap.add_argument("--shapes-x0-weight-cap", type=float, default=10.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     # Adam's moments and tiny attention weights reach denormal floats after a
