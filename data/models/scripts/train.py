@@ -20,8 +20,10 @@ data stream is a function of the step number).
 
 Usage: nice -n 10 /usr/bin/python3 train.py [--minutes M] [--unet-steps N] ...
 Stops when the phase goals are met or after --minutes; run it again to go on.
-Phases 1 and 3 can run at once on two cores: --phase vae --threads 1 and
---phase unet --threads 1 (the UNet needs only the encoder).
+Phases 1 and 3 can run at once on two cores (the UNet needs only the
+encoder): --phase all --ranks 2 trains the VAE in a process of its own beside
+the cache and one UNet rank, then the UNet on both (or by hand: --phase vae
+--threads 1 and --phase unet --threads 1, then --phase unet --ranks 2).
 """
 
 import argparse
@@ -405,7 +407,7 @@ def noise_levels(args, step):
     return args.high_t, args.x0_weight_cap
 
 
-def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1):
+def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
         state = torch.load(path)
@@ -451,7 +453,8 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1):
     t0 = time.time()
     running = 0.0
     # With --ranks, rank 0 tells the others when to stop (all_reduce_mean).
-    while step < args.unet_steps and (world > 1 or time.time() < deadline):
+    while (step < args.unet_steps and (world > 1 or time.time() < deadline)
+           and not (until and until())):
         g = torch.Generator().manual_seed(SEED + 3_000_000 + step)
         rng = np.random.default_rng(SEED + 3_000_000 + step)
         idx = torch.randint(0, n, (args.unet_batch,), generator=g)
@@ -541,6 +544,14 @@ def unet_rank(rank, args, cfg, tok, cache, deadline, port):
     torch.distributed.destroy_process_group()
 
 
+def vae_beside(args, cfg, deadline):
+    """The VAE of --phase all --ranks N, in a process of its own: one thread,
+    beside the latent cache and the UNet's first rank."""
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    train_vae(args, cfg, deadline)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default=os.path.join(ROOT, "data", "models", "training-work"))
@@ -548,7 +559,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ranks", type=int, default=1,
                     help="UNet phase: this many processes of one thread each, each on a "
-                         "slice of the batch (data parallel; the same stream of batches)")
+                         "slice of the batch (data parallel; the same stream of batches); "
+                         "with --phase all the VAE takes one of them until it is done")
     ap.add_argument("--phase", choices=["all", "vae", "unet"], default="all",
                     help="vae and unet can run at once, one thread each (the UNet "
                          "needs only the VAE's encoder, which is fixed at its init)")
@@ -604,23 +616,41 @@ def main():
     check_blas(args.work)
     if args.init_from:
         init_from_model(args)
-    if args.phase == "unet":
-        if not os.path.exists(os.path.join(args.work, "vae.pt")):
+    vae_path = os.path.join(args.work, "vae.pt")
+    beside = args.phase == "all" and args.ranks > 1
+    vae_proc = None
+    if args.phase == "unet" or beside:
+        if not os.path.exists(vae_path):
             train_vae(args, cfg, 0)  # only its initial state, for the encoder
+        if beside and torch.load(vae_path)["step"] < args.vae_steps:
+            # One core trains the VAE's decoder; the other makes the latent
+            # cache and trains the UNet on one rank until the VAE is done.
+            vae_proc = torch.multiprocessing.get_context("spawn").Process(
+                target=vae_beside, args=(args, cfg, deadline))
+            vae_proc.start()
+            torch.set_num_threads(1)
     elif not train_vae(args, cfg, deadline) or args.phase == "vae":
         log(args.work, "stopped in the VAE phase; run again to continue")
         return
     cache = cache_latents(args, cfg)
     if args.init_from:
         init_from_model(args, cache)
-    if args.ranks > 1:
+    if vae_proc:
+        train_unet(args, cfg, tok, cache, deadline, until=lambda: not vae_proc.is_alive())
+        vae_proc.join()
+        if vae_proc.exitcode != 0:
+            sys.exit(f"train.py: the VAE process failed (exit code {vae_proc.exitcode}); "
+                     f"see {os.path.join(args.work, 'train.log')}, then run again to continue")
+        if time.time() < deadline:
+            log(args.work, f"the VAE is done: the UNet goes on with {args.ranks} ranks")
+    if args.ranks == 1:
+        train_unet(args, cfg, tok, cache, deadline)
+    elif time.time() < deadline:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         torch.multiprocessing.spawn(unet_rank, args=(args, cfg, tok, cache, deadline, port),
                                     nprocs=args.ranks)
-    else:
-        train_unet(args, cfg, tok, cache, deadline)
     log(args.work, "stopped; run again to continue")
 
 
