@@ -29,6 +29,7 @@ the cache and one UNet rank, then the UNet on both (or by hand: --phase vae
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -81,6 +82,33 @@ def log(work, msg):
     print(line, flush=True)
     with open(os.path.join(work, "train.log"), "a") as f:
         f.write(line + "\n")
+
+
+_stop_requested = False
+
+
+def _request_stop(signum, frame):
+    global _stop_requested
+    _stop_requested = True
+    for proc in _forward_to:
+        if proc.is_alive():
+            proc.terminate()
+
+
+_forward_to = []
+
+
+def stop_on_signals(children=()):
+    """SIGTERM or SIGINT (a session's end, Ctrl-C) ends the run as its clock
+    would: each process finishes the step it is in, saves its checkpoint and
+    exits, and the child processes named here are told too."""
+    _forward_to[:] = list(children)
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, _request_stop)
+
+
+def past(deadline):
+    return _stop_requested or time.time() >= deadline
 
 
 def check_blas(work):
@@ -232,7 +260,7 @@ def train_vae(args, cfg, deadline):
     step = state["step"]
     last_save = time.time()
     t0 = time.time()
-    while step < args.vae_steps and time.time() < deadline:
+    while step < args.vae_steps and not past(deadline):
         x, scenes = render_batch(SEED + 1_000_000 + step, args.vae_batch)
         # Objects are a few per cent of a picture's pixels (a small star in a
         # pair: 2 %), so a plain mean lets the decoder blur them into blobs:
@@ -453,7 +481,7 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
     t0 = time.time()
     running = 0.0
     # With --ranks, rank 0 tells the others when to stop (all_reduce_mean).
-    while (step < args.unet_steps and (world > 1 or time.time() < deadline)
+    while (step < args.unet_steps and (world > 1 or not past(deadline))
            and not (until and until())):
         g = torch.Generator().manual_seed(SEED + 3_000_000 + step)
         rng = np.random.default_rng(SEED + 3_000_000 + step)
@@ -491,7 +519,7 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
         loss = (weight[part] * ((pred - eps[part]) ** 2).mean(dim=(1, 2, 3))).mean()
         opt.zero_grad()
         loss.backward()
-        stop = world > 1 and all_reduce_mean(sd, loss, time.time() >= deadline)
+        stop = world > 1 and all_reduce_mean(sd, loss, past(deadline))
         torch.nn.utils.clip_grad_norm_(sd.values(), 1.0)
         # Short warm-up: fresh attention layers diverge at the full rate.
         for group in opt.param_groups:
@@ -536,6 +564,7 @@ def unet_rank(rank, args, cfg, tok, cache, deadline, port):
     """One of --ranks processes: one thread each, gradients averaged (a UNet
     step at batch 16 takes 0.30-0.39 s on one process, one or two threads;
     two ranks with half the batch each took 0.24 s on the 2-core machine)."""
+    stop_on_signals()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
@@ -547,6 +576,7 @@ def unet_rank(rank, args, cfg, tok, cache, deadline, port):
 def vae_beside(args, cfg, deadline):
     """The VAE of --phase all --ranks N, in a process of its own: one thread,
     beside the latent cache and the UNet's first rank."""
+    stop_on_signals()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     train_vae(args, cfg, deadline)
@@ -606,6 +636,7 @@ def main():
     torch.manual_seed(SEED)
     os.makedirs(args.work, exist_ok=True)
     deadline = time.time() + args.minutes * 60
+    stop_on_signals()
     models = os.path.join(ROOT, "data", "models")
     tok = ref.ClipTokenizer.from_files(os.path.join(models, "vocab.json"),
                                        os.path.join(models, "merges.txt"))
@@ -628,6 +659,7 @@ def main():
             vae_proc = torch.multiprocessing.get_context("spawn").Process(
                 target=vae_beside, args=(args, cfg, deadline))
             vae_proc.start()
+            stop_on_signals([vae_proc])
             torch.set_num_threads(1)
     elif not train_vae(args, cfg, deadline) or args.phase == "vae":
         log(args.work, "stopped in the VAE phase; run again to continue")
@@ -641,16 +673,19 @@ def main():
         if vae_proc.exitcode != 0:
             sys.exit(f"train.py: the VAE process failed (exit code {vae_proc.exitcode}); "
                      f"see {os.path.join(args.work, 'train.log')}, then run again to continue")
-        if time.time() < deadline:
+        if not past(deadline):
             log(args.work, f"the VAE is done: the UNet goes on with {args.ranks} ranks")
     if args.ranks == 1:
         train_unet(args, cfg, tok, cache, deadline)
-    elif time.time() < deadline:
+    elif not past(deadline):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        torch.multiprocessing.spawn(unet_rank, args=(args, cfg, tok, cache, deadline, port),
-                                    nprocs=args.ranks)
+        ranks = torch.multiprocessing.spawn(unet_rank, args=(args, cfg, tok, cache, deadline, port),
+                                            nprocs=args.ranks, join=False)
+        stop_on_signals(ranks.processes)
+        while not ranks.join():
+            pass
     log(args.work, "stopped; run again to continue")
 
 
