@@ -85,6 +85,7 @@ def log(work, msg):
 
 
 _stop_requested = False
+_forward_to = []  # child processes a stop request is passed on to
 
 
 def _request_stop(signum, frame):
@@ -93,9 +94,6 @@ def _request_stop(signum, frame):
     for proc in _forward_to:
         if proc.is_alive():
             proc.terminate()
-
-
-_forward_to = []
 
 
 def stop_on_signals(children=()):
