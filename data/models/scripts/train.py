@@ -508,7 +508,7 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
         xt = a.sqrt() * z + (1 - a).sqrt() * eps
         snr = ac[t] / (1 - ac[t])
         weight = torch.where(snr < 1, (1 / snr).clamp(max=x0_weight_cap),
-                             snr.clamp(max=5.0) / snr)
+                             snr.clamp(max=args.min_snr_gamma) / snr)
         # With --ranks, every rank draws the whole batch (the same stream as
         # one process) and computes its slice; the gradients are averaged.
         part = slice(rank * args.unet_batch // world, (rank + 1) * args.unet_batch // world)
@@ -621,12 +621,16 @@ def main():
                          "first convolution afresh with this std (0: no)")
     ap.add_argument("--x0-weight-cap", type=float, default=1.0,
                     help="weigh noisy steps (SNR < 1) by 1/SNR up to this")
+    ap.add_argument("--min-snr-gamma", type=float, default=5.0, metavar="GAMMA",
+                    help="weigh quiet steps (SNR >= 1) by min(SNR, GAMMA) / SNR; must be >= 1")
     ap.add_argument("--shapes-from", type=int, metavar="STEP",
                     help="from this UNet step on, --shapes-high-t and --shapes-x0-weight-cap "
                          "replace --high-t and --x0-weight-cap (default: never)")
     ap.add_argument("--shapes-high-t", type=float, default=0.2)
     ap.add_argument("--shapes-x0-weight-cap", type=float, default=10.0)
     args = ap.parse_args()
+    if args.min_snr_gamma < 1:
+        ap.error("--min-snr-gamma must be at least 1 (below it the weight jumps at SNR 1)")
     torch.set_num_threads(args.threads)
     # Adam's moments and tiny attention weights reach denormal floats after a
     # few hundred steps, which made a step 4x slower.
