@@ -435,6 +435,7 @@ def noise_levels(args, step):
 
 def object_weights(z, k):
     """Per-pixel weights (N, 1, H, W) of the noise-prediction error: 1 + k
+    (a number, or one per sample, (N, 1, 1, 1))
     on the latent pixels an object covers, and one pixel around them (where
     its outline is), 1 on the background. An object covers a few per cent of
     a picture, and the plain background, easy to predict, has most of the
@@ -532,11 +533,12 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
         pred = ref.unet_forward(sd, meta, xt[part], t[part].float(), ctx)
         err = (pred - eps[part]) ** 2
         if args.object_weight:
-            # Only where the noisy latent already shows the layout: in the
-            # noisier steps it would cost an object drawn where the caption
-            # put none (on background pixels) less than one left out.
+            # --object-weight-max-t keeps them to the steps where the noisy
+            # latent already shows the layout: in the noisier ones they make
+            # an object drawn where the caption put none (on background
+            # pixels) cost less than one left out.
             quiet = (t[part] < args.object_weight_max_t).float()[:, None, None, None]
-            w = 1.0 + quiet * (object_weights(z[part], args.object_weight) - 1.0)
+            w = object_weights(z[part], args.object_weight * quiet)
             err = err * w / w.mean(dim=(1, 2, 3), keepdim=True)
         loss = (weight[part] * err.mean(dim=(1, 2, 3))).mean()
         opt.zero_grad()
