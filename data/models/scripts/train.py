@@ -433,7 +433,7 @@ def noise_levels(args, step):
     return args.high_t, args.x0_weight_cap
 
 
-def object_weights(z, k):
+def object_weights(z, k, drawn=None):
     """Per-pixel weights (N, 1, H, W) of the noise-prediction error: 1 + k
     (a number, or one per sample, (N, 1, 1, 1))
     on the latent pixels an object covers, and one pixel around them (where
@@ -441,12 +441,17 @@ def object_weights(z, k):
     a picture, and the plain background, easy to predict, has most of the
     pixels; shape is decided at the object's rim. The background is each
     latent's median colour; an object pixel is one whose colour (channels
-    0-2) is at least a tenth of the picture's largest distance from it."""
+    0-2) is at least a tenth of the picture's largest distance from it.
+    With drawn (the model's estimate of z), the pixels where it draws an
+    object count as object pixels too."""
     c = z[:, :3]
     bg = c.flatten(2).median(dim=2).values[:, :, None, None]
     d = (c - bg).norm(dim=1, keepdim=True)
-    mask = (d > 0.1 * d.amax(dim=(2, 3), keepdim=True)).float()
-    mask = torch.nn.functional.max_pool2d(mask, 3, stride=1, padding=1)
+    threshold = 0.1 * d.amax(dim=(2, 3), keepdim=True)
+    mask = d > threshold
+    if drawn is not None:
+        mask |= (drawn[:, :3] - bg).norm(dim=1, keepdim=True) > threshold
+    mask = torch.nn.functional.max_pool2d(mask.float(), 3, stride=1, padding=1)
     return 1.0 + k * mask
 
 
@@ -533,12 +538,16 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
         pred = ref.unet_forward(sd, meta, xt[part], t[part].float(), ctx)
         err = (pred - eps[part]) ** 2
         if args.object_weight:
-            # --object-weight-max-t keeps them to the steps where the noisy
-            # latent already shows the layout: in the noisier ones they make
-            # an object drawn where the caption put none (on background
-            # pixels) cost less than one left out.
+            # On the target's objects alone, an object drawn where the caption
+            # put none lands on background pixels and costs less than one
+            # left out. --object-weight-drawn weighs the pixels where the
+            # model's estimate of the picture draws an object too.
+            drawn = None
+            if args.object_weight_drawn:
+                a_ = a[part]
+                drawn = (xt[part] - (1 - a_).sqrt() * pred.detach()) / a_.sqrt()
             quiet = (t[part] < args.object_weight_max_t).float()[:, None, None, None]
-            w = object_weights(z[part], args.object_weight * quiet)
+            w = object_weights(z[part], args.object_weight * quiet, drawn)
             err = err * w / w.mean(dim=(1, 2, 3), keepdim=True)
         loss = (weight[part] * err.mean(dim=(1, 2, 3))).mean()
         opt.zero_grad()
@@ -654,6 +663,9 @@ def main():
                          "(and one pixel around them) 1 + K times the background's")
     ap.add_argument("--object-weight-max-t", type=int, default=1000, metavar="T",
                     help="only at noise steps t < T (default: all)")
+    ap.add_argument("--object-weight-drawn", action="store_true",
+                    help="with --object-weight, also weigh the pixels where the model's own "
+                         "estimate of the picture draws an object")
     ap.add_argument("--shapes-from", type=int, metavar="STEP",
                     help="from this UNet step on, --shapes-high-t and --shapes-x0-weight-cap "
                          "replace --high-t and --x0-weight-cap (default: never)")
