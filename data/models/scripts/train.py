@@ -455,6 +455,12 @@ def object_weights(z, k, drawn=None):
     return 1.0 + k * mask
 
 
+def clean_estimate(xt, eps, a):
+    """The clean latent that a noise prediction eps implies at x_t = sqrt(a) z
+    + sqrt(1 - a) noise."""
+    return (xt - (1 - a).sqrt() * eps) / a.sqrt()
+
+
 def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
     path = os.path.join(args.work, "unet.pt")
     if os.path.exists(path):
@@ -544,8 +550,7 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
             # model's estimate of the picture draws an object too.
             drawn = None
             if args.object_weight_drawn:
-                a_ = a[part]
-                drawn = (xt[part] - (1 - a_).sqrt() * pred.detach()) / a_.sqrt()
+                drawn = clean_estimate(xt[part], pred.detach(), a[part])
             quiet = (t[part] < args.object_weight_max_t).float()[:, None, None, None]
             w = object_weights(z[part], args.object_weight * quiet, drawn)
             err = err * w / w.mean(dim=(1, 2, 3), keepdim=True)
