@@ -10,7 +10,7 @@ at once, more so the noisier the step.
 
 Usage: /usr/bin/python3 hedge.py WORK [--checkpoint unet.pt] [--n 32]
 (WORK holds latents.pt and unet.pt, as train.py leaves them; the EMA
-weights are read, and the latents scaled as --latent-scale says.)
+weights are read, and the latents scaled by the checkpoint's latent scale.)
 """
 import argparse
 import os
@@ -28,7 +28,6 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--checkpoint", default="unet.pt")
     ap.add_argument("--n", type=int, default=32, help="number of scenes")
-    ap.add_argument("--latent-scale", type=float, default=0.25)
     args = ap.parse_args()
     torch.set_num_threads(1)
     ref = train.ref
@@ -41,7 +40,7 @@ def main():
     g = torch.Generator().manual_seed(train.SEED)
     rng = np.random.default_rng(train.SEED)
     idx = torch.randint(0, cache["mean"].shape[0], (args.n,), generator=g)
-    z = cache["mean"][idx].float() * cache["scale"] * args.latent_scale
+    z = cache["mean"][idx].float() * cache["scale"] * state.get("latent_scale", 1.0)
     captions = [train.shapes_dataset.caption(cache["scenes"][i], rng) for i in idx.tolist()]
     ids = torch.tensor([tok(c) for c in captions], dtype=torch.int32)
     scene = train.object_weights(z, 1.0) > 1
@@ -53,7 +52,7 @@ def main():
         for step in STEPS:
             t = torch.full((args.n,), step)
             a = ac[t][:, None, None, None]
-            xt = a.sqrt() * z + (1 - a).sqrt() * torch.randn(z.shape, generator=g)
+            xt = train.noised(z, torch.randn(z.shape, generator=g), a)
             eps = ref.unet_forward(state["ema"], meta, xt, t.float(), ctx)
             drawn = train.object_weights(z, 1.0, train.clean_estimate(xt, eps, a)) > 1
             print(f"t {step}: drawn where the scene has none {(drawn & ~scene).float().mean():.1%}")

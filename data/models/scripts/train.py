@@ -455,6 +455,11 @@ def object_weights(z, k, drawn=None):
     return 1.0 + k * mask
 
 
+def noised(z, eps, a):
+    """x_t = sqrt(a) z + sqrt(1 - a) eps, a the schedule's alpha-bar at t."""
+    return a.sqrt() * z + (1 - a).sqrt() * eps
+
+
 def clean_estimate(xt, eps, a):
     """The clean latent that a noise prediction eps implies at x_t = sqrt(a) z
     + sqrt(1 - a) noise."""
@@ -533,7 +538,7 @@ def train_unet(args, cfg, tok, cache, deadline, rank=0, world=1, until=None):
         t = torch.where(high, torch.randint(args.high_t_from, 1000, (args.unet_batch,), generator=g), t)
         eps = torch.randn(z.shape, generator=g)
         a = ac[t][:, None, None, None]
-        xt = a.sqrt() * z + (1 - a).sqrt() * eps
+        xt = noised(z, eps, a)
         snr = ac[t] / (1 - ac[t])
         weight = torch.where(snr < 1, (1 / snr).clamp(max=x0_weight_cap),
                              snr.clamp(max=args.min_snr_gamma) / snr)
